@@ -1,0 +1,82 @@
+"""Reads of cases, always scoped to the reader's relation to the case (this is what keeps
+anyone from seeing a case that is not theirs), with a fixed number of queries per call."""
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from cases import roles
+from cases.models import Case, Offer, Seller, Shipment, State, TimelineEntry
+
+# Actions that are not transitions of the state machine but are offered to users all the same.
+_SYSTEM_ONLY = {
+    "seller_deadline_passed", "buyer_deadline_passed", "return_deadline_passed",
+    "appeal_window_passed", "close",
+}
+
+
+def cases_visible_to(user) -> QuerySet[Case]:
+    qs = Case.objects.all()
+    if roles.is_supervisor(user):
+        return qs
+    visible = Q(buyer__user=user) | Q(
+        Exists(Seller.staff.through.objects.filter(seller_id=OuterRef("seller_id"), user_id=user.pk))
+    )
+    if roles.is_mediator(user):
+        visible |= Q(mediator=user) | Q(state=State.IN_MEDIATION, mediator__isnull=True)
+    return qs.filter(visible)
+
+
+def case_list(*, user) -> QuerySet[Case]:
+    return cases_visible_to(user).select_related("buyer", "seller", "marketplace", "order")
+
+
+def case_get(*, user, case_id: int) -> Case | None:
+    """The case with everything its page shows, or None if the user may not see it."""
+    shipments = Shipment.objects.select_related("carrier").prefetch_related("events")
+    return (
+        cases_visible_to(user)
+        .select_related("buyer", "seller", "marketplace", "order", "payment__partner", "mediator")
+        .prefetch_related(
+            "order__lines",
+            Prefetch("order__shipments", queryset=shipments),
+            Prefetch("timeline", queryset=TimelineEntry.objects.select_related("actor")),
+            Prefetch("offers", queryset=Offer.objects.order_by("created_at", "pk")),
+            "evidence", "decisions", "appeals",
+        )
+        .filter(pk=case_id)
+        .first()
+    )
+
+
+def case_transitions_for(case: Case, user) -> list[str]:
+    """Workflow transitions this user may take now (state, conditions and permission)."""
+    names = [t.name for t in case.get_available_user_state_transitions(user)]
+    return sorted(n for n in names if n not in _SYSTEM_ONLY or roles.is_system(user))
+
+
+def case_actions_for(case: Case, user) -> list[str]:
+    """Everything this user may do on the case now: the transitions plus the actions that do
+    not move the state. Pages and the API render exactly this list."""
+    actions = set(case_transitions_for(case, user))
+    if "accept_settlement" in actions:
+        mediator_offer = next((o for o in reversed(list(case.offers.all()))
+                               if o.status == Offer.Status.OPEN and o.author_role == "mediator"),
+                              None)
+        already = mediator_offer and (
+            (roles.is_case_buyer(user, case) and mediator_offer.buyer_accepted_at)
+            or (roles.is_case_seller(user, case) and mediator_offer.seller_accepted_at)
+        )
+        if mediator_offer is None or already:
+            actions.discard("accept_settlement")
+    if case.state != State.CLOSED and (roles.is_party(user, case)
+                                       or roles.is_case_mediator(user, case)):
+        actions.add("add_evidence")
+    if case.state == State.AWAITING_RETURN and roles.is_case_buyer(user, case):
+        actions.add("return_ship")
+    if case.state == State.IN_MEDIATION and roles.is_case_mediator(user, case):
+        actions.add("propose_settlement")
+    if case.state in (State.IN_MEDIATION, State.DECIDED, State.UNDER_APPEAL):
+        if roles.is_supervisor(user):
+            actions.add("assign")
+        elif roles.is_mediator(user) and case.mediator_id is None:
+            actions.add("take")
+    return sorted(actions)
