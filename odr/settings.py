@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "partners",
     "cases",
     "escrow",
+    "mediators",
     "mediation",
     "notifications",
     "web",
@@ -130,7 +131,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"
-CELERY_BEAT_SCHEDULE: dict = {}  # filled by apps in odr/celery.py
+# Periodic sweeps (Celery beat). Deadlines are swept from indexed due_at columns, never
+# scheduled as long countdowns; the escrow outbox is swept for rows a lost enqueue left behind.
+CELERY_BEAT_SCHEDULE = {
+    "deadlines-sweep": {"task": "cases.deadlines_sweep", "schedule": 60.0},
+    "deadline-reminders": {"task": "cases.deadline_reminders", "schedule": 300.0},
+    "escrow-sweep": {"task": "escrow.sweep", "schedule": 30.0},
+    "chat-digest": {"task": "mediation.chat_digest", "schedule": 120.0},
+}
 
 # --- Auth, i18n, files ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

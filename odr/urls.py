@@ -6,6 +6,7 @@ api_v1 = [
     path("", include("cases.api.urls")),
     path("", include("partners.urls")),
     path("", include("escrow.urls")),
+    path("", include("mediators.urls")),
     path("", include("mediation.urls")),
     path("", include("notifications.urls")),
 ]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MediatorsConfig(AppConfig):
+    name = "mediators"
+    verbose_name = "Mediators and supervisors"
