@@ -253,13 +253,14 @@ def case_appeal(*, case_id: int, actor, grounds: str) -> Case:
 
 # --- mediator and supervisor ----------------------------------------------------------------
 def case_assign(*, case_id: int, actor, mediator, reason: str = "") -> Case:
-    """A mediator takes a case from the open queue, or a supervisor assigns / reassigns one."""
+    """A mediator takes a case from the open queue, a supervisor assigns or reassigns one, or
+    the system assigns one by the rules (actor=SYSTEM)."""
     with transaction.atomic():
         case = _lock(case_id, actor)
         if case.state not in (State.IN_MEDIATION, State.DECIDED, State.UNDER_APPEAL):
             raise ActionNotAllowed("assign", case_transitions_for(case, actor), case.state)
         taking = mediator == actor and roles.is_mediator(actor) and case.mediator_id is None
-        if not (taking or roles.is_supervisor(actor)):
+        if not (taking or roles.is_supervisor(actor) or roles.is_system(actor)):
             raise ActionNotAllowed("assign", case_transitions_for(case, actor), case.state)
         if not roles.is_mediator(mediator):
             raise InvalidInput("Not a mediator", fields={"mediator": ["Người này không phải hòa giải viên."]})
