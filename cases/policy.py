@@ -23,20 +23,37 @@ class Policy:
     filing_window_days_after_delivery: int
     not_received_grace_days: int
     reminder_hours_before: int
+    # How much more time one party may ask for, once per case (cases.services.deadlines).
+    extension_max_working_days: int = 3
 
 
 _FIELDS = {f.name for f in fields(Policy)}
+# Windows during which someone must act: zero would make the deadline pass on arrival.
+_AT_LEAST_ONE = {
+    "seller_response_working_days", "buyer_response_working_days", "return_ship_days",
+    "return_confirm_working_days", "return_transit_days", "mediator_decision_working_days",
+    "appeal_working_days", "filing_window_days_after_delivery",
+}
+
+
+def _valid_number(key: str, value) -> bool:
+    # bool is an int in Python: {"appeal_working_days": true} must not mean 1 day.
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return value >= (1 if key in _AT_LEAST_ONE else 0)
 
 
 def validate_overrides(overrides: dict) -> None:
-    """Reject unknown keys, non-positive numbers, and a seller window longer than Law 19/2023
-    art. 57 allows (7 working days to negotiate)."""
+    """Reject unknown keys, non-numbers (booleans included), empty windows (a deadline of zero
+    days would pass the moment it is set), and a seller window longer than Law 19/2023 art. 57
+    allows (7 working days to negotiate)."""
     unknown = set(overrides) - _FIELDS
     if unknown:
         raise ValidationError({k: "unknown policy key" for k in sorted(unknown)})
     for key, value in overrides.items():
-        if not isinstance(value, int) or value < 0:
-            raise ValidationError({key: "must be a whole number ≥ 0"})
+        if not _valid_number(key, value):
+            low = 1 if key in _AT_LEAST_ONE else 0
+            raise ValidationError({key: f"must be a whole number ≥ {low}"})
     limit = settings.ODR_MAX_SELLER_RESPONSE_WORKING_DAYS
     if overrides.get("seller_response_working_days", 0) > limit:
         raise ValidationError(
@@ -46,8 +63,10 @@ def validate_overrides(overrides: dict) -> None:
 
 def policy_for(marketplace: Partner | None) -> Policy:
     values = dict(settings.ODR_POLICY)
+    # Partner.policy is free JSON: a value that would not pass validate_overrides is ignored
+    # rather than crashing every deadline computation of that marketplace.
     overrides = {k: v for k, v in ((marketplace.policy or {}) if marketplace else {}).items()
-                 if k in _FIELDS}
+                 if k in _FIELDS and _valid_number(k, v)}
     values.update(overrides)
     limit = settings.ODR_MAX_SELLER_RESPONSE_WORKING_DAYS
     values["seller_response_working_days"] = min(values["seller_response_working_days"], limit)

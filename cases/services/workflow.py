@@ -34,11 +34,16 @@ def _lock(case_id: int, actor) -> Case:
     return case
 
 
+def _require(case: Case, actor, action: str) -> None:
+    """Refuse early, before input is validated: the user learns what they may do instead."""
+    if not has_transition_perm(getattr(case, action), actor):
+        raise ActionNotAllowed(action, case_transitions_for(case, actor), case.state)
+
+
 def _apply(case: Case, actor, action: str, *args, **kwargs) -> str:
     """Run the transition named `action`; returns the state it left."""
+    _require(case, actor, action)
     method = getattr(case, action)
-    if not has_transition_perm(method, actor):
-        raise ActionNotAllowed(action, case_transitions_for(case, actor), case.state)
     from_state = case.state
     method(*args, **kwargs)
     return from_state
@@ -119,6 +124,7 @@ def case_offer(*, case_id: int, actor, remedy: str, amount: int, note: str = "")
     """The seller proposes something other than the claim (partial refund, replacement, …)."""
     with transaction.atomic():
         case = _lock(case_id, actor)
+        _require(case, actor, "make_offer")
         amount = _check_amount(case, remedy, amount)
         from_state = _apply(case, actor, "make_offer", remedy, amount)
         Offer.objects.filter(case=case, status=Offer.Status.OPEN).update(
@@ -133,10 +139,11 @@ def case_contest(*, case_id: int, actor, reason: str, evidence_ids: list[str]) -
     """The seller rejects the claim; a rejection must come with the seller's own evidence."""
     with transaction.atomic():
         case = _lock(case_id, actor)
+        _require(case, actor, "contest")
         if not reason.strip():
             raise InvalidInput("Reason required", fields={"reason": ["Vui lòng nêu lý do."]})
         evidence = _evidence_of(case, actor, evidence_ids or [])
-        if roles.is_case_seller(actor, case) and not evidence:
+        if not evidence:
             raise InvalidInput("Evidence required", code="evidence_required", fields={
                 "evidence_ids": ["Cần ít nhất một bằng chứng do người bán tải lên."]})
         from_state = _apply(case, actor, "contest")
@@ -169,6 +176,7 @@ def case_accept_offer(*, case_id: int, actor, reason: str = "") -> Case:
 def case_counter_offer(*, case_id: int, actor, remedy: str, amount: int, note: str = "") -> Case:
     with transaction.atomic():
         case = _lock(case_id, actor)
+        _require(case, actor, "counter_offer")
         amount = _check_amount(case, remedy, amount)
         from_state = _apply(case, actor, "counter_offer", remedy, amount)
         Offer.objects.filter(case=case, status=Offer.Status.OPEN).update(
@@ -327,6 +335,7 @@ def case_decide(*, case_id: int, actor, outcome: str, refund_amount: int, reason
         raise InvalidInput("Reasons required", fields={"reasons": ["Quyết định phải có lý do."]})
     with transaction.atomic():
         case = _lock(case_id, actor)
+        _require(case, actor, "decide")
         refund = _decided_refund(case, outcome, refund_amount)
         from_state = _apply(case, actor, "decide", outcome, refund)
         decision = Decision.objects.create(case=case, decided_by=actor, outcome=outcome,
@@ -346,11 +355,14 @@ def _decided_refund(case: Case, outcome: str, amount: int | None) -> int:
     return 0
 
 
-def _review(*, case_id: int, actor, action: str, reasons: str, args: tuple = ()) -> Case:
+def _review(*, case_id: int, actor, action: str, reasons: str, outcome: str = "",
+            refund_amount: int = 0) -> Case:
     if not reasons.strip():
         raise InvalidInput("Reasons required", fields={"reasons": ["Vui lòng nêu lý do."]})
     with transaction.atomic():
         case = _lock(case_id, actor)
+        _require(case, actor, action)
+        args = (outcome, _decided_refund(case, outcome, refund_amount)) if outcome else ()
         from_state = _apply(case, actor, action, *args)
         result = Appeal.Result.UPHELD if action == "uphold" else Appeal.Result.OVERTURNED
         case.appeals.filter(result="").update(result=result, reviewed_by=actor,
@@ -367,11 +379,8 @@ def case_overturn(*, case_id: int, actor, outcome: str, refund_amount: int, reas
     if outcome not in (Outcome.FULL_REFUND, Outcome.PARTIAL_REFUND, Outcome.SELLER_FAVOUR,
                        Outcome.REPLACEMENT):
         raise InvalidInput("Bad outcome", fields={"outcome": ["Kết quả không hợp lệ."]})
-    with transaction.atomic():
-        case = Case.objects.get(pk=case_id)  # amount bounds only; the lock is taken in _review
-        refund = _decided_refund(case, outcome, refund_amount)
     return _review(case_id=case_id, actor=actor, action="overturn", reasons=reasons,
-                   args=(outcome, refund))
+                   outcome=outcome, refund_amount=refund_amount)
 
 
 # --- the system -----------------------------------------------------------------------------
