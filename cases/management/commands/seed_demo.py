@@ -171,7 +171,7 @@ class Command(BaseCommand):
                         delivered_at=delivered if delivered < now else None))
                     lines.append((product, qty, price))
                 orders = Order.objects.bulk_create(orders)
-                for order, (product, qty, price) in zip(orders, lines, strict=True):
+                for order in orders:
                     partner, method = random.choice(payers)
                     payments.append(Payment(
                         partner=partner, external_id=f"{partner.code.upper()}{order.pk:010d}",
@@ -259,10 +259,7 @@ class Command(BaseCommand):
             return case
         services.case_escalate(case_id=pk, actor=buyer, reason="Mức hoàn tiền chưa thỏa đáng.")
         case = Case.objects.get(pk=pk)
-        if case.mediator_id is None:
-            services.case_assign(case_id=pk, actor=supervisor, mediator=mediator,
-                                 reason="Phân công demo")
-        elif case.mediator_id != mediator.pk:
+        if case.mediator_id != mediator.pk:
             services.case_assign(case_id=pk, actor=supervisor, mediator=mediator,
                                  reason="Phân công demo")
         if state == State.IN_MEDIATION:
