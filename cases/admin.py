@@ -6,8 +6,19 @@ from django.contrib import admin, messages
 from cases import services
 from cases.errors import DomainError
 from cases.models import (
-    Appeal, Buyer, Case, Decision, Evidence, Offer, Order, OrderLine, Payment, Seller, Shipment,
-    ShipmentEvent, TimelineEntry,
+    Appeal,
+    Buyer,
+    Case,
+    Decision,
+    Evidence,
+    Offer,
+    Order,
+    OrderLine,
+    Payment,
+    Seller,
+    Shipment,
+    ShipmentEvent,
+    TimelineEntry,
 )
 
 

@@ -1,29 +1,115 @@
-"""Escrow: what the case workflow asks of the payment partner."""
+"""Escrow: what the case workflow asks of the payment partner, and what the partner tells us.
+
+Every write to escrow rows happens here. Lock order, everywhere: case (the caller's) →
+payment → instruction, so no two of these services can deadlock each other.
+
+The ledger rule: the refunds and releases of a payment's non-cancelled instructions never exceed
+the payment's amount, and what a chargeback took back is never refunded (or released) again.
+"""
+
+import logging
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
 
-from escrow.models import EscrowInstruction
+from cases import roles
+from cases.errors import Conflict, InvalidInput, NotFound
+from cases.models import Case, Payment, State
+from escrow import conf
+from escrow.models import Chargeback, EscrowInstruction
+
+log = logging.getLogger(__name__)
+SYSTEM = roles.SYSTEM
+Status = EscrowInstruction.Status
+Kind = EscrowInstruction.Kind
+SETTLING = (Kind.REFUND, Kind.RELEASE)
 
 
+def _timeline(*, case: Case, actor, action: str, reason: str = "", data: dict | None = None) -> None:
+    from cases.services import timeline_record
+
+    timeline_record(case=case, actor=actor, action=action, from_state=case.state,
+                    reason=reason, data=data or {})
+
+
+def _lock_payment(payment_id: int) -> Payment:
+    return Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
+
+
+def _committed(payment_id: int) -> int:
+    """Refunds and releases promised from this payment (every non-cancelled instruction)."""
+    total = (
+        EscrowInstruction.objects.filter(payment_id=payment_id, kind__in=SETTLING)
+        .exclude(status=Status.CANCELLED).aggregate(s=Sum("amount"))["s"]
+    )
+    return total or 0
+
+
+def _charged_back(payment_id: int) -> int:
+    return Chargeback.objects.filter(payment_id=payment_id).aggregate(s=Sum("amount"))["s"] or 0
+
+
+# --- outbox ---------------------------------------------------------------------------------
 def escrow_instruct(*, case, kind: str, amount: int, reason: str = "") -> EscrowInstruction | None:
     """Write an instruction to the outbox. Must run inside the transaction of the transition
     that needs it, so the two commit or fail together; delivery starts after commit and the
-    periodic sweep picks up anything the enqueue lost."""
+    periodic sweep picks up anything the enqueue lost.
+
+    Refunds and releases lock the payment row and are refused (409 `escrow_overcommitted`,
+    rolling the transition back) when they would promise more than was paid: two concurrent
+    resolutions can never refund the same money twice. The part of a refund or release that a
+    chargeback already took back is written as a cancelled instruction, with a timeline entry."""
     if case.payment_id is None or amount <= 0:
         return None
     assert transaction.get_connection().in_atomic_block, "escrow_instruct needs a transaction"
-    instruction = EscrowInstruction.objects.create(
-        case=case, payment_id=case.payment_id, partner_id=case.payment.partner_id,
-        kind=kind, amount=amount, reason=reason[:200],
-    )
-    transaction.on_commit(lambda: _enqueue(instruction.pk))
+    payment = case.payment
+    if kind in SETTLING:
+        payment = _lock_payment(case.payment_id)
+        room = payment.amount - _committed(payment.pk)
+        if amount > room:
+            raise Conflict(
+                f"Escrow instruction of {amount} ₫ exceeds the {max(room, 0)} ₫ left of the payment",
+                code="escrow_overcommitted",
+                extra={"available": max(room, 0), "requested": amount},
+            )
+        blocked = min(amount, max(0, amount - (room - _charged_back(payment.pk))))
+        if blocked:
+            _write(case=case, payment=payment, kind=kind, amount=blocked, status=Status.CANCELLED,
+                   reason=f"chargeback: {reason}", error="blocked by chargeback")
+            _timeline(case=case, actor=SYSTEM, action="escrow_blocked_by_chargeback",
+                      reason="Khoản tiền đã bị đòi lại qua chargeback, không hoàn/giải ngân lần nữa.",
+                      data={"kind": kind, "amount": blocked})
+            amount -= blocked
+            if amount <= 0:
+                return None
+    instruction = _write(case=case, payment=payment, kind=kind, amount=amount,
+                         status=Status.PENDING, reason=reason)
+    if conf.enqueue_on_commit():
+        transaction.on_commit(lambda: _enqueue(instruction.pk))
     return instruction
 
 
-def _enqueue(instruction_id) -> None:
-    from escrow.tasks import escrow_deliver
+def _write(*, case, payment, kind: str, amount: int, status: str, reason: str,
+           error: str = "") -> EscrowInstruction:
+    now = timezone.now()
+    return EscrowInstruction.objects.create(
+        case=case, payment_id=payment.pk, partner_id=payment.partner_id, kind=kind, amount=amount,
+        reason=reason[:200], status=status, created_at=now, next_attempt_at=now,
+        give_up_at=now + timedelta(hours=conf.retry_window_hours()), last_error=error,
+    )
 
-    escrow_deliver.delay(str(instruction_id))
+
+def _enqueue(instruction_id) -> None:
+    """Best effort: a broker outage must not fail the request that already committed."""
+    try:
+        from escrow.tasks import escrow_deliver
+
+        escrow_deliver.delay(str(instruction_id))
+    except Exception:  # the sweep delivers it anyway
+        log.warning("could not enqueue escrow instruction %s; the sweep will send it",
+                    instruction_id, exc_info=True)
 
 
 def escrow_outstanding(*, case) -> bool:
@@ -31,3 +117,219 @@ def escrow_outstanding(*, case) -> bool:
     return case.escrow_instructions.exclude(
         status__in=[EscrowInstruction.Status.CONFIRMED, EscrowInstruction.Status.CANCELLED]
     ).exists()
+
+
+# --- the partner's answers --------------------------------------------------------------------
+def _apply_to_payment(payment: Payment, kind: str, amount: int) -> None:
+    """Move the confirmed escrow position, as the partner's own ledger does."""
+    if kind == Kind.HOLD:
+        payment.held_amount += amount
+        return
+    taken = min(amount, payment.held_amount)
+    payment.held_amount -= taken
+    if kind == Kind.RELEASE:
+        payment.released_amount += amount
+    else:
+        payment.refunded_amount += amount
+
+
+def escrow_confirm(*, instruction_id, partner_reference: str = "", amount: int | None = None,
+                   source: str = "sync") -> tuple[EscrowInstruction, bool]:
+    """Apply the partner's confirmation of an instruction; returns (instruction, applied now).
+
+    Idempotent: a second confirmation (duplicate callback, replayed 200, a confirmation racing
+    a delivery worker) finds the row confirmed and changes nothing. The payment's escrow
+    position moves under the payment lock, then a timeline entry `escrow_confirmed` tells both
+    parties, and a resolved case whose money is all settled is closed."""
+    with transaction.atomic():
+        head = EscrowInstruction.objects.filter(pk=instruction_id).values("payment_id").first()
+        if head is None:
+            raise NotFound("Unknown escrow instruction", code="unknown_instruction",
+                           fields={"instruction_id": ["Không có lệnh ký quỹ này."]})
+        payment = _lock_payment(head["payment_id"])
+        instruction = (EscrowInstruction.objects.select_for_update(of=("self",))
+                       .select_related("case").get(pk=instruction_id))
+        if amount is not None and amount != instruction.amount:
+            raise InvalidInput("Confirmed amount differs from the instruction", code="amount_mismatch",
+                               fields={"amount": [f"Lệnh là {instruction.amount} ₫."]})
+        if instruction.status == Status.CONFIRMED:
+            return instruction, False
+        if instruction.status == Status.CANCELLED:
+            # Money moved at the partner for an instruction we gave up on: a human must look.
+            log.error("partner confirmed cancelled escrow instruction %s", instruction.pk)
+            _timeline(case=instruction.case, actor=SYSTEM, action="escrow_confirmed_after_cancel",
+                      reason="Đối tác xác nhận một lệnh đã hủy: cần giám sát viên đối soát.",
+                      data={"instruction": str(instruction.pk), "kind": instruction.kind,
+                            "amount": instruction.amount})
+            return instruction, False
+        _apply_to_payment(payment, instruction.kind, instruction.amount)
+        payment.save(update_fields=["held_amount", "released_amount", "refunded_amount"])
+        now = timezone.now()
+        instruction.status = Status.CONFIRMED
+        instruction.confirmed_at = now
+        instruction.partner_reference = (partner_reference or instruction.partner_reference)[:100]
+        instruction.lease_until, instruction.lease_token, instruction.last_error = None, "", ""
+        instruction.save()
+        _timeline(case=instruction.case, actor=SYSTEM, action="escrow_confirmed",
+                  data={"kind": instruction.kind, "amount": instruction.amount,
+                        "instruction": str(instruction.pk),
+                        "partner_reference": instruction.partner_reference, "source": source})
+        _close_after_commit(instruction)
+    return instruction, True
+
+
+def _close_after_commit(instruction: EscrowInstruction) -> None:
+    """Close a resolved case once its money is settled, after the outermost commit: the case
+    lock is taken last and alone, never while holding the payment lock (lock order)."""
+    if instruction.case.state != State.RESOLVED:
+        return
+    from cases.services import case_close_if_settled
+
+    case_id = instruction.case_id
+    transaction.on_commit(lambda: case_close_if_settled(case_id=case_id), robust=True)
+
+
+def escrow_dead_letter(*, instruction: EscrowInstruction, error: str) -> None:
+    """Give up on an instruction (a 4xx, the retry window spent, a partner's rejection): a
+    supervisor retries or cancels it. Caller holds the row lock in its transaction."""
+    instruction.status = Status.DEAD
+    instruction.last_error = error[:2000]
+    instruction.lease_until, instruction.lease_token = None, ""
+    instruction.save()
+    _timeline(case=instruction.case, actor=SYSTEM, action="escrow_dead_letter",
+              reason=error[:500],
+              data={"instruction": str(instruction.pk), "kind": instruction.kind,
+                    "amount": instruction.amount})
+
+
+def escrow_reject(*, instruction_id, error: str) -> EscrowInstruction:
+    """The partner says (by signed callback) it will not carry out the instruction."""
+    with transaction.atomic():
+        instruction = (EscrowInstruction.objects.select_for_update(of=("self",))
+                       .select_related("case").filter(pk=instruction_id).first())
+        if instruction is None:
+            raise NotFound("Unknown escrow instruction", code="unknown_instruction",
+                           fields={"instruction_id": ["Không có lệnh ký quỹ này."]})
+        if instruction.status in EscrowInstruction.IN_FLIGHT:
+            escrow_dead_letter(instruction=instruction, error=f"rejected by partner: {error}")
+        return instruction
+
+
+# --- supervisors --------------------------------------------------------------------------------
+def _supervised(instruction_id, actor) -> tuple[Payment, EscrowInstruction]:
+    if not roles.is_supervisor(actor):
+        raise NotFound("Unknown escrow instruction")
+    head = EscrowInstruction.objects.filter(pk=instruction_id).values("payment_id").first()
+    if head is None:
+        raise NotFound("Unknown escrow instruction")
+    payment = _lock_payment(head["payment_id"])
+    instruction = (EscrowInstruction.objects.select_for_update(of=("self",))
+                   .select_related("case").get(pk=instruction_id))
+    return payment, instruction
+
+
+def _need_reason(reason: str) -> None:
+    if not reason.strip():
+        raise InvalidInput("Reason required", fields={"reason": ["Vui lòng nêu lý do."]})
+
+
+def escrow_retry(*, instruction_id, actor, reason: str) -> EscrowInstruction:
+    """A supervisor sends a dead-lettered instruction again, with a fresh retry window. The
+    Idempotency-Key is unchanged, so a partner that did apply it answers with its stored reply."""
+    _need_reason(reason)
+    with transaction.atomic():
+        payment, instruction = _supervised(instruction_id, actor)
+        if instruction.status != Status.DEAD:
+            raise Conflict("Only a dead-lettered instruction can be retried", code="not_dead_lettered",
+                           extra={"status": instruction.status})
+        if instruction.kind in SETTLING:
+            room = payment.amount - _charged_back(payment.pk) - _committed(payment.pk) + instruction.amount
+            if instruction.amount > room:
+                raise Conflict("A chargeback took this money back; cancel the instruction instead",
+                               code="escrow_overcommitted", extra={"available": max(room, 0)})
+        now = timezone.now()
+        instruction.status = Status.PENDING
+        instruction.next_attempt_at = now
+        instruction.give_up_at = now + timedelta(hours=conf.retry_window_hours())
+        instruction.lease_until, instruction.lease_token = None, ""
+        instruction.save()
+        _timeline(case=instruction.case, actor=actor, action="escrow_retry", reason=reason,
+                  data={"instruction": str(instruction.pk), "kind": instruction.kind,
+                        "amount": instruction.amount})
+    if conf.enqueue_on_commit():
+        _enqueue(instruction.pk)
+    return instruction
+
+
+def escrow_cancel(*, instruction_id, actor, reason: str) -> EscrowInstruction:
+    """A supervisor gives up on a dead-lettered instruction (settled outside odr, or no longer
+    owed); the money it promised is free again and the case may close."""
+    _need_reason(reason)
+    with transaction.atomic():
+        _, instruction = _supervised(instruction_id, actor)
+        if instruction.status != Status.DEAD:
+            raise Conflict("Only a dead-lettered instruction can be cancelled",
+                           code="not_dead_lettered", extra={"status": instruction.status})
+        instruction.status = Status.CANCELLED
+        instruction.save()
+        _timeline(case=instruction.case, actor=actor, action="escrow_cancel", reason=reason,
+                  data={"instruction": str(instruction.pk), "kind": instruction.kind,
+                        "amount": instruction.amount})
+        _close_after_commit(instruction)
+    return instruction
+
+
+# --- chargebacks ------------------------------------------------------------------------------
+def chargeback_record(*, partner, external_id: str, payment: Payment, amount: int,
+                      opened_at, reason: str = "") -> tuple[Chargeback, bool]:
+    """Record a chargeback once (by partner and id). With an open case on the payment's order
+    it joins the case's timeline; refunds and releases not yet sent that the remaining money
+    cannot cover are cancelled, each with a timeline entry. Returns (chargeback, created)."""
+    if amount <= 0 or amount > payment.amount:
+        raise InvalidInput("Bad chargeback amount",
+                           fields={"amount": [f"Phải từ 1 đến {payment.amount} ₫."]})
+    with transaction.atomic():
+        payment = _lock_payment(payment.pk)
+        existing = Chargeback.objects.filter(partner=partner, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+        case = (Case.objects.filter(order_id=payment.order_id).exclude(state=State.CLOSED)
+                .order_by("-filed_at").first())
+        chargeback = Chargeback.objects.create(
+            partner=partner, external_id=external_id, payment=payment, case=case, amount=amount,
+            reason=reason[:200], opened_at=opened_at,
+        )
+        if case is not None:
+            _timeline(case=case, actor=SYSTEM, action="chargeback_opened", reason=reason[:500],
+                      data={"chargeback": external_id, "amount": amount})
+        _cancel_uncovered(payment)
+    return chargeback, True
+
+
+def _cancel_uncovered(payment: Payment) -> None:
+    """Cancel unsent (or dead-lettered) refunds and releases, newest first, until what remains
+    promised fits in the payment minus its chargebacks. An instruction already sent may have
+    been applied by the partner, so it is never cancelled here: the partner's own ledger
+    refuses it if the money is gone."""
+    excess = _committed(payment.pk) + _charged_back(payment.pk) - payment.amount
+    if excess <= 0:
+        return
+    candidates = (
+        EscrowInstruction.objects.select_for_update(of=("self",)).select_related("case")
+        .filter(payment=payment, kind__in=SETTLING)
+        .filter(Q(status=Status.DEAD) | Q(status=Status.PENDING, attempts=0))
+    )
+    now = timezone.now()
+    for instruction in candidates.order_by("-created_at"):
+        if excess <= 0:
+            break
+        if instruction.status == Status.PENDING and instruction.lease_until and instruction.lease_until > now:
+            continue  # a worker is sending it right now
+        instruction.status = Status.CANCELLED
+        instruction.last_error = "cancelled: chargeback"
+        instruction.save()
+        excess -= instruction.amount
+        _timeline(case=instruction.case, actor=SYSTEM, action="escrow_cancelled_by_chargeback",
+                  reason="Khoản tiền đã bị đòi lại qua chargeback: hủy lệnh chưa gửi.",
+                  data={"instruction": str(instruction.pk), "kind": instruction.kind,
+                        "amount": instruction.amount})

@@ -1,3 +1,9 @@
 """WebSocket routes of this app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from mediation.consumers import CaseChatConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/cases/<int:case_id>/", CaseChatConsumer.as_asgi()),
+]

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class MediatorsConfig(AppConfig):
     name = "mediators"
     verbose_name = "Mediators and supervisors"
+
+    def ready(self) -> None:
+        from cases.events import subscribe
+        from mediators.services import on_case_event
+
+        subscribe(on_case_event)

@@ -1,3 +1,9 @@
-"""URL routes of this app."""
+"""URL routes of the partners app (included under /api/v1/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from partners import views
+
+urlpatterns = [
+    path("partners/<slug:code>/events/", views.PartnerEventsView.as_view(), name="partner-events"),
+]
