@@ -78,12 +78,15 @@ class Command(BaseCommand):
         self._print_logins()
 
     # --- people and partners ----------------------------------------------------------------
-    def _user(self, username: str, first: str, last: str, group: str | None = None) -> User:
+    def _user(self, username: str, first: str, last: str, group: str | None = None,
+              login: bool = True) -> User:
+        """Demo logins get the demo password; background buyers cannot log in (hashing a
+        password costs ~0.5 s by design, and they need none)."""
         user, created = User.objects.get_or_create(
             username=username, defaults={"first_name": first, "last_name": last,
                                          "email": f"{username}@demo.odr.vn"})
         if created:
-            user.set_password(PASSWORD)
+            user.set_password(PASSWORD) if login else user.set_unusable_password()
             user.save()
         if group:
             user.groups.add(Group.objects.get_or_create(name=group)[0])
@@ -220,7 +223,7 @@ class Command(BaseCommand):
                   .select_related("buyer", "seller").order_by("pk"))[:40]
         for i, order in enumerate(others):
             user = self._user(f"kh{order.buyer_id}", order.buyer.name.split()[-1],
-                              " ".join(order.buyer.name.split()[:-1]))
+                              " ".join(order.buyer.name.split()[:-1]), login=False)
             Buyer.objects.filter(pk=order.buyer_id).update(user=user)
             reason = reasons[i % len(reasons)]
             try:
