@@ -9,6 +9,18 @@ from tests import factories as f
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Real password hashing costs ~0.5 s per user by design; tests need no such protection.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _close_chat_db_pool():
+    """The chat consumer keeps a small pool of DB threads; close them so the test database
+    can be dropped at the end of the run."""
+    yield
+    from mediation.consumers import pool_close
+
+    pool_close()
 
 
 @pytest.fixture

@@ -1,0 +1,357 @@
+"""The mediation chat socket, `/ws/cases/<case_id>/?since=<seq>` (protocol in docs/chat.md).
+
+Thin: parse a frame, call a service (which re-checks membership on fresh data and persists
+before anything is broadcast), send the answer. The case group carries every event of the case;
+each socket forwards only what its user may see (a caucus never reaches the other party).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import connections
+
+from cases.errors import DomainError
+from cases.models import Case
+from mediation import presence, services
+from mediation.access import Member, chat_member
+from mediation.selectors import chat_resume, room_state
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4408
+MAX_FRAME = 32_768  # characters of a raw frame: 4,000 characters fit even \u-escaped (×6)
+
+
+def _limit(name: str, default):
+    return getattr(settings, name, default)
+
+
+class TokenBucket:
+    """`rate` per second, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_conns: list = []  # the raw connections the pool holds, so pool_close() can end them
+
+
+def _pooled(fn, *args, **kwargs):
+    conn = connections["default"]
+    if conn.connection is not None and (
+            not conn.get_autocommit() or (conn.errors_occurred and not conn.is_usable())):
+        conn.close()  # left in a transaction, or broken (database restarted): start afresh
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if conn.connection is not None and conn.connection not in _pool_conns:
+            _pool_conns.append(conn.connection)
+
+
+def _db(fn):
+    """Services run off the event loop. On PostgreSQL: in a fixed pool of ODR_CHAT_DB_THREADS
+    threads, each keeping ONE connection — a bounded pool, not the unbounded leak of persistent
+    connections under ASGI — because a new PostgreSQL connection per message (a backend fork)
+    cost ~3× the message itself here. A socket's frames stay in order (the consumer awaits
+    each one). On SQLite: the one thread-sensitive thread (a single writer anyway)."""
+    global _pool
+    if not settings.USING_POSTGRES:
+        return database_sync_to_async(fn)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_limit("ODR_CHAT_DB_THREADS", 4),
+                                   thread_name_prefix="chat-db")
+    return sync_to_async(functools.partial(_pooled, fn), thread_sensitive=False, executor=_pool)
+
+
+def pool_close() -> None:
+    """Close the pool's connections (tests, before the test database is dropped)."""
+    global _pool
+    for raw in _pool_conns:
+        with contextlib.suppress(Exception):
+            raw.close()
+    _pool_conns.clear()
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+        _pool = None
+
+
+def _load(user, case_id: int) -> tuple[Case | None, Member | None, int, bool]:
+    case = Case.objects.select_related("buyer").filter(pk=case_id).first()
+    if case is None:
+        return None, None, 0, False
+    member = chat_member(user, case, fresh=True)
+    last_seq, chat_open = room_state(case=case) if member else (0, False)
+    return case, member, last_seq, chat_open
+
+
+def _recheck(user, case_id: int) -> Member | None:
+    case = Case.objects.select_related("buyer").filter(pk=case_id).first()
+    return chat_member(user, case, fresh=True) if case else None
+
+
+class CaseChatConsumer(AsyncWebsocketConsumer):
+    # No class-level `groups`: the case group is joined only after the membership check.
+
+    async def connect(self) -> None:
+        self.member: Member | None = None
+        self.case_id = int(self.scope["url_route"]["kwargs"]["case_id"])
+        self.group = services.group_name(self.case_id)
+        self.history_upto = 0
+        self.echoed: set[int] = set()
+        self.heartbeat: asyncio.Task | None = None
+        self.frames = TokenBucket(_limit("ODR_CHAT_FRAME_RATE", 20), _limit("ODR_CHAT_FRAME_BURST", 40))
+        self.messages = TokenBucket(_limit("ODR_CHAT_MSG_RATE", 5), _limit("ODR_CHAT_MSG_BURST", 10))
+        self.typing_at = 0.0
+        user = self.scope.get("user")
+        # Accept, then close with a code: a refusal before accept reaches the browser as a bare
+        # HTTP 403 and the client could not tell "log in" from "not yours" from "no such case".
+        if user is None or not user.is_authenticated:
+            await self._refuse(CLOSE_UNAUTHENTICATED)
+            return
+        case, member, last_seq, chat_open = await _db(_load)(user, self.case_id)
+        if case is None:
+            await self._refuse(CLOSE_NOT_FOUND)
+            return
+        if member is None:
+            await self._refuse(CLOSE_FORBIDDEN)
+            return
+        reg = presence.registry()
+        if await reg.socket_open(user.pk, self.channel_name) > _limit("ODR_CHAT_MAX_SOCKETS", 10):
+            await reg.socket_close(user.pk, self.channel_name)
+            await self._refuse(CLOSE_TOO_MANY)
+            return
+        self.member, self.user, self.chat_open = member, user, chat_open
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        since = self._since()
+        messages, more = await _db(chat_resume)(member=member, case=case, since=since)
+        # Read after joining the group: anything saved meanwhile is either here or will arrive
+        # live (and is dropped below if it was already in the history).
+        last_seq = max([last_seq, *(m["seq"] for m in messages)])
+        self.history_upto = last_seq
+        await self._send({"type": "hello", "case": self.case_id, "user": member.as_json(),
+                          "last_seq": last_seq, "chat_open": chat_open})
+        await self._send({"type": "history", "messages": messages, "last_seq": last_seq,
+                          "has_more": more})
+        await reg.join(self.case_id, self.channel_name, self._info())
+        online = await reg.list_online(self.case_id)
+        await self._send({"type": "presence", "online": online})
+        await self.channel_layer.group_send(self.group, {"type": "chat.presence", "online": online,
+                                                         "sender": self.channel_name})
+        self.heartbeat = asyncio.create_task(self._beat())
+
+    def _since(self) -> int | None:
+        raw = (parse_qs(self.scope.get("query_string", b"").decode()).get("since") or [None])[0]
+        try:
+            value = int(raw) if raw is not None else None
+        except ValueError:
+            return None
+        return value if value is not None and value >= 0 else None
+
+    def _info(self) -> dict:
+        return {"user": self.member.user_id, "name": self.member.name, "role": self.member.role}
+
+    async def _refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
+
+    async def _beat(self) -> None:
+        reg = presence.registry()
+        while True:
+            await asyncio.sleep(presence.HEARTBEAT)
+            with contextlib.suppress(Exception):
+                await reg.refresh(self.case_id, self.member.user_id, self.channel_name, self._info())
+
+    async def disconnect(self, code: int) -> None:
+        if self.member is None:
+            return
+        if self.heartbeat:
+            self.heartbeat.cancel()
+        reg = presence.registry()
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await reg.leave(self.case_id, self.channel_name)
+        await reg.socket_close(self.member.user_id, self.channel_name)
+        online = await reg.list_online(self.case_id)
+        await self.channel_layer.group_send(self.group, {"type": "chat.presence", "online": online})
+        self.member = None
+
+    # --- frames from the client ---------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.member is None:
+            return
+        if text_data is None:
+            return await self._error("invalid_json", "Chỉ nhận khung văn bản JSON.")
+        if len(text_data) > MAX_FRAME:
+            return await self._error("too_long", f"Khung dữ liệu quá lớn (tối đa {MAX_FRAME} ký tự).")
+        if not self.frames.take():
+            return await self._error("rate_limited", "Gửi quá nhanh, vui lòng chờ một chút.")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            return await self._error("invalid_json", "Dữ liệu không phải JSON hợp lệ.")
+        if not isinstance(frame, dict):
+            return await self._error("invalid_json", "Khung dữ liệu phải là một đối tượng JSON.")
+        handler = self.HANDLERS.get(frame.get("type"))
+        if handler is None:
+            return await self._error("unknown_type", "Loại khung không được hỗ trợ.")
+        await handler(self, frame)
+
+    async def _call(self, fn, **kwargs):
+        """Run a service; map its refusal to an error frame (and losing membership to 4403)."""
+        try:
+            return await _db(fn)(case=self.case_id, **kwargs)
+        except services.NotMember:
+            await self._revoke()
+        except DomainError as exc:
+            await self._error(exc.code, exc.message)
+        except Exception:
+            # A database hiccup must not kill the socket (nor skip disconnect's clean-up): the
+            # client may retry with the same client_id, which cannot duplicate the message.
+            log.exception("chat frame failed on case %s", self.case_id)
+            await self._error("server_error", "Lỗi máy chủ, vui lòng thử lại.")
+        return None
+
+    async def _revoke(self) -> None:
+        await self._error("forbidden", "Bạn không còn tham gia vụ việc này.")
+        await self.disconnect(CLOSE_FORBIDDEN)
+        await self.close(code=CLOSE_FORBIDDEN)
+
+    async def on_message(self, frame: dict) -> None:
+        if not self.messages.take():
+            return await self._error("rate_limited", "Gửi quá nhanh, vui lòng chờ một chút.")
+        body = frame.get("body", "")
+        if isinstance(body, str) and len(body) > services.MAX_BODY:
+            return await self._error("too_long", f"Tin nhắn tối đa {services.MAX_BODY} ký tự.")
+        audience = frame.get("audience", "all")
+        client_id = frame.get("client_id")
+        msg = await self._call(services.chat_post, author=self.user, body=body, audience=audience,
+                               client_id=str(client_id) if client_id is not None else None,
+                               evidence_uid=frame.get("evidence") or None)
+        if msg is not None:
+            # Echo at once (the group copy is skipped): the sender learns its seq even if the
+            # channel layer drops the broadcast.
+            from mediation.selectors import message_json
+
+            self.echoed.add(msg.seq)
+            await self._send({"type": "message", "message": message_json(msg, staff=self.member.is_staff)})
+
+    async def on_typing(self, frame: dict) -> None:
+        now = time.monotonic()
+        if now - self.typing_at < 2:  # ephemeral and frequent: forward at most one per 2 s
+            return
+        member = self.member
+        audience = frame.get("audience", "all")
+        if audience not in ("all", "buyer", "seller") or (audience != "all" and not member.is_staff):
+            audience = "all"
+        self.typing_at = now
+        await self.channel_layer.group_send(self.group, {
+            "type": "chat.typing", "user": member.user_id, "name": member.name, "role": member.role,
+            "audience": audience, "sender": self.channel_name})
+
+    async def on_read(self, frame: dict) -> None:
+        await self._call(services.chat_mark_read, user=self.user, seq=frame.get("seq"))
+
+    async def on_pin(self, frame: dict) -> None:
+        await self._call(services.chat_pin, actor=self.user, seq=frame.get("seq"), pinned=True)
+
+    async def on_unpin(self, frame: dict) -> None:
+        await self._call(services.chat_pin, actor=self.user, seq=frame.get("seq"), pinned=False)
+
+    async def on_redact(self, frame: dict) -> None:
+        await self._call(services.chat_redact, actor=self.user, seq=frame.get("seq"),
+                         reason=frame.get("reason", ""))
+
+    async def on_ping(self, frame: dict) -> None:
+        await self._send({"type": "pong"})
+
+    HANDLERS = {"message": on_message, "typing": on_typing, "read": on_read, "pin": on_pin,
+                "unpin": on_unpin, "redact": on_redact, "ping": on_ping}
+
+    # --- events from the case group ------------------------------------------------------------
+    def _sees(self, event: dict) -> bool:
+        return self.member is not None and self.member.sees(event.get("audience", "all"))
+
+    async def chat_message(self, event: dict) -> None:
+        seq = event["message"]["seq"]
+        if not self._sees(event) or seq <= self.history_upto or seq in self.echoed:
+            self.echoed.discard(seq)
+            return
+        await self._send({"type": "message", "message": event["message"]})
+
+    async def chat_pinned(self, event: dict) -> None:
+        if self._sees(event):
+            await self._send({"type": "pinned", "seq": event["seq"]})
+
+    async def chat_unpinned(self, event: dict) -> None:
+        if self._sees(event):
+            await self._send({"type": "unpinned", "seq": event["seq"]})
+
+    async def chat_redacted(self, event: dict) -> None:
+        if self._sees(event):
+            await self._send({"type": "redacted", "seq": event["seq"]})
+
+    async def chat_read(self, event: dict) -> None:
+        if self.member is not None:
+            await self._send({"type": "read", "user": event["user"], "seq": event["seq"]})
+
+    async def chat_typing(self, event: dict) -> None:
+        if event["sender"] != self.channel_name and self._sees(event):
+            await self._send({"type": "typing", "user": event["user"], "name": event["name"],
+                              "role": event["role"]})
+
+    async def chat_presence(self, event: dict) -> None:
+        if self.member is not None and event.get("sender") != self.channel_name:
+            await self._send({"type": "presence", "online": event["online"]})
+
+    async def chat_case(self, event: dict) -> None:
+        """The case moved: membership may have changed with it (a mediator reassigned)."""
+        if self.member is None:
+            return
+        member = await _db(_recheck)(self.user, self.case_id)
+        if member is None:
+            return await self._revoke()
+        self.member = member
+        await self._send({"type": "case", "state": event["state"], "action": event["action"],
+                          "entry_id": event["entry_id"]})
+
+    async def chat_closed(self, event: dict) -> None:
+        if self.member is not None:
+            self.chat_open = False
+            await self._send({"type": "chat_closed"})
+
+    # --- helpers -------------------------------------------------------------------------------
+    async def _send(self, data: dict) -> None:
+        # The client may be gone with its disconnect still queued behind this group event
+        # (uvicorn raises ClientDisconnected, an OSError): drop the frame and let disconnect()
+        # clean up — an exception here would end the consumer without releasing presence and
+        # the user's socket slot.
+        with contextlib.suppress(OSError):
+            await self.send(text_data=json.dumps(data, ensure_ascii=False))
+
+    async def _error(self, code: str, message: str) -> None:
+        await self._send({"type": "error", "code": code, "message": message})
