@@ -2,6 +2,7 @@
 anyone from seeing a case that is not theirs), with a fixed number of queries per call."""
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from cases import roles
 from cases.models import Case, Offer, Seller, Shipment, State, TimelineEntry
@@ -40,7 +41,7 @@ def case_get(*, user, case_id: int) -> Case | None:
             Prefetch("order__shipments", queryset=shipments),
             Prefetch("timeline", queryset=TimelineEntry.objects.select_related("actor")),
             Prefetch("offers", queryset=Offer.objects.order_by("created_at", "pk")),
-            "evidence", "decisions", "appeals",
+            "evidence", "decisions", "appeals", "extensions",
         )
         .filter(pk=case_id)
         .first()
@@ -79,4 +80,28 @@ def case_actions_for(case: Case, user) -> list[str]:
             actions.add("assign")
         elif roles.is_mediator(user) and case.mediator_id is None:
             actions.add("take")
+    if case.state == State.IN_MEDIATION and roles.is_case_mediator(user, case):
+        actions.add("evidence_request")
+    actions.update(_extension_actions(case, user))
     return sorted(actions)
+
+
+def _extension_actions(case: Case, user) -> set[str]:
+    """More time: the party the running deadline is against may ask once; the other party,
+    the mediator or a supervisor decides a pending request."""
+    from cases.services.deadlines import _EXTENDABLE, deadline_acting_party
+
+    if case.state not in _EXTENDABLE or case.due_at is None or case.due_at <= timezone.now():
+        return set()
+    extensions = list(case.extensions.all())
+    pending = next((e for e in extensions if e.status == "pending"), None)
+    party = ("buyer" if roles.is_case_buyer(user, case)
+             else "seller" if roles.is_case_seller(user, case) else None)
+    if pending is not None:
+        decides = (roles.is_case_mediator(user, case) or roles.is_supervisor(user)
+                   or (party is not None and party != pending.requester_role))
+        return {"extension_decide"} if decides else set()
+    asked = {e.requester_role for e in extensions}
+    if party and party not in asked and deadline_acting_party(case) == party:
+        return {"extension_request"}
+    return set()

@@ -139,6 +139,7 @@ CELERY_BEAT_SCHEDULE = {
     "deadlines-sweep": {"task": "cases.deadlines_sweep", "schedule": 60.0},
     "deadline-reminders": {"task": "cases.deadline_reminders", "schedule": 300.0},
     "escrow-sweep": {"task": "escrow.sweep", "schedule": 30.0},
+    "mediators-assign-pending": {"task": "mediators.assign_pending", "schedule": 300.0},
     "chat-digest": {"task": "mediation.chat_digest", "schedule": 120.0},
 }
 
@@ -213,6 +214,7 @@ ODR_POLICY = {
     "filing_window_days_after_delivery": 15,
     "not_received_grace_days": 2,
     "reminder_hours_before": 24,
+    "extension_max_working_days": 3,
 }
 # Law 19/2023 art. 57: a business must negotiate within 7 working days: no policy may exceed it.
 ODR_MAX_SELLER_RESPONSE_WORKING_DAYS = 7

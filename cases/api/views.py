@@ -109,6 +109,12 @@ class ActionsView(APIView):
                          "actions": selectors.case_actions_for(case, request.user)})
 
 
+def _mediator_assign(**kwargs):
+    from mediators.services import mediator_assign  # conflicts, reasons, no change after decision
+
+    return mediator_assign(**kwargs)
+
+
 def _mediator(user_id: int):
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
@@ -139,7 +145,7 @@ ACTIONS = {
     "dispute-return": (s.RequiredReasonInput, lambda pk, u, d: services.case_dispute_return(
         case_id=pk, actor=u, reason=d["reason"])),
     "take": (None, lambda pk, u, d: services.case_assign(case_id=pk, actor=u, mediator=u)),
-    "assign": (s.AssignInput, lambda pk, u, d: services.case_assign(
+    "assign": (s.AssignInput, lambda pk, u, d: _mediator_assign(
         case_id=pk, actor=u, mediator=_mediator(d["mediator"]), reason=d["reason"])),
     "settlement": (s.OfferInput, lambda pk, u, d: services.case_propose_settlement(
         case_id=pk, actor=u, remedy=d["remedy"], amount=d["amount"], note=d["note"])),

@@ -90,8 +90,11 @@ def _system(case: Case, user) -> bool:
 
 
 def _appeal_supervisor(case: Case, user) -> bool:
-    """A supervisor who did not take the decision under appeal."""
-    return roles.is_supervisor(user) and case.mediator_id != user.pk
+    """A supervisor who did not take the decision under appeal (nor mediates the case)."""
+    if not roles.is_supervisor(user):
+        return False
+    decision = case.decisions.order_by("-created_at", "-pk").first()
+    return user.pk not in (case.mediator_id, decision.decided_by_id if decision else None)
 
 
 def _may_escalate(case: Case, user) -> bool:

@@ -385,10 +385,17 @@ def case_overturn(*, case_id: int, actor, outcome: str, refund_amount: int, reas
 
 # --- the system -----------------------------------------------------------------------------
 DEADLINE_ACTIONS = {
-    State.AWAITING_SELLER: ("seller_deadline_passed", "Quá hạn: người bán không trả lời."),
-    State.AWAITING_BUYER: ("buyer_deadline_passed", "Quá hạn: người mua không trả lời đề nghị."),
-    State.AWAITING_RETURN: ("return_deadline_passed", "Quá hạn hoàn hàng."),
-    State.DECIDED: ("appeal_window_passed", "Hết thời hạn khiếu nại lại: quyết định có hiệu lực."),
+    State.AWAITING_SELLER: ("seller_deadline_passed", "seller",
+                            "Quá hạn: người bán không trả lời."),
+    State.AWAITING_BUYER: ("buyer_deadline_passed", "buyer",
+                           "Quá hạn: người mua không trả lời đề nghị."),
+    State.DECIDED: ("appeal_window_passed", "parties",
+                    "Hết thời hạn khiếu nại lại: quyết định có hiệu lực."),
+}
+RETURN_DEADLINES = {  # (shipped, delivered) -> who was silent, what the timeline says
+    (False, False): ("buyer", "Quá hạn: người mua không gửi trả hàng đúng hạn."),
+    (True, True): ("seller", "Quá hạn: người bán không xác nhận hàng hoàn đã nhận."),
+    (True, False): ("carrier", "Quá hạn: hàng hoàn chưa đến nơi, chuyển hòa giải viên xem xét."),
 }
 
 
@@ -401,21 +408,31 @@ def case_deadline_pass(*, case_id: int, now=None) -> Case | None:
         if case.due_at is None or case.due_at > now:
             return None
         if case.state in (State.IN_MEDIATION, State.UNDER_APPEAL):
+            due_at = case.due_at
             case.sla_breached_at, case.due_at = now, None
             case.save()
             timeline_record(case=case, actor=SYSTEM, action="sla_breach", from_state=case.state,
-                            reason="Quá hạn xử lý: chuyển giám sát viên.")
+                            reason="Quá hạn xử lý: chuyển giám sát viên.",
+                            data={"due_at": due_at.isoformat(),
+                                  "silent": "mediator" if case.state == State.IN_MEDIATION
+                                  else "supervisor"})
             return case
-        action, reason = DEADLINE_ACTIONS.get(case.state, (None, ""))
-        if action is None:
-            return None
         kwargs = {}
         if case.state == State.AWAITING_RETURN:
             returns = Shipment.objects.filter(order=case.order_id, direction=Shipment.Direction.RETURN)
             kwargs = {"return_shipped": returns.exists(),
                       "return_delivered": returns.filter(delivered_at__isnull=False).exists()}
+            silent, reason = RETURN_DEADLINES[(kwargs["return_shipped"],
+                                               kwargs["return_shipped"] and kwargs["return_delivered"])]
+            action = "return_deadline_passed"
+        elif case.state in DEADLINE_ACTIONS:
+            action, silent, reason = DEADLINE_ACTIONS[case.state]
+        else:
+            return None
+        due_at = case.due_at
         from_state = _apply(case, SYSTEM, action, **kwargs)
-        return _finish(case, SYSTEM, action, from_state, reason)
+        return _finish(case, SYSTEM, action, from_state, reason,
+                       {"due_at": due_at.isoformat(), "silent": silent})
 
 
 def case_close_if_settled(*, case_id: int) -> Case | None:
