@@ -18,7 +18,7 @@ from cases import roles
 from cases.errors import Conflict, InvalidInput, NotFound
 from cases.models import Case, Payment, State
 from escrow import conf
-from escrow.models import Chargeback, EscrowInstruction
+from escrow.models import Chargeback, DeliveryAttempt, EscrowInstruction
 
 log = logging.getLogger(__name__)
 SYSTEM = roles.SYSTEM
@@ -134,19 +134,25 @@ def _apply_to_payment(payment: Payment, kind: str, amount: int) -> None:
 
 
 def escrow_confirm(*, instruction_id, partner_reference: str = "", amount: int | None = None,
-                   source: str = "sync") -> tuple[EscrowInstruction, bool]:
+                   source: str = "sync", payment_id: int | None = None,
+                   attempt: DeliveryAttempt | None = None) -> tuple[EscrowInstruction, bool]:
     """Apply the partner's confirmation of an instruction; returns (instruction, applied now).
 
     Idempotent: a second confirmation (duplicate callback, replayed 200, a confirmation racing
     a delivery worker) finds the row confirmed and changes nothing. The payment's escrow
     position moves under the payment lock, then a timeline entry `escrow_confirmed` tells both
-    parties, and a resolved case whose money is all settled is closed."""
+    parties, and a resolved case whose money is all settled is closed. `payment_id` saves a
+    lookup when the caller knows it; `attempt` (unsaved) is stored in the same transaction."""
     with transaction.atomic():
-        head = EscrowInstruction.objects.filter(pk=instruction_id).values("payment_id").first()
-        if head is None:
-            raise NotFound("Unknown escrow instruction", code="unknown_instruction",
-                           fields={"instruction_id": ["Không có lệnh ký quỹ này."]})
-        payment = _lock_payment(head["payment_id"])
+        if attempt is not None:  # the delivery attempt that brought the confirmation
+            attempt.save()
+        if payment_id is None:
+            head = EscrowInstruction.objects.filter(pk=instruction_id).values("payment_id").first()
+            if head is None:
+                raise NotFound("Unknown escrow instruction", code="unknown_instruction",
+                               fields={"instruction_id": ["Không có lệnh ký quỹ này."]})
+            payment_id = head["payment_id"]
+        payment = _lock_payment(payment_id)
         instruction = (EscrowInstruction.objects.select_for_update(of=("self",))
                        .select_related("case").get(pk=instruction_id))
         if amount is not None and amount != instruction.amount:
@@ -175,7 +181,19 @@ def escrow_confirm(*, instruction_id, partner_reference: str = "", amount: int |
                         "instruction": str(instruction.pk),
                         "partner_reference": instruction.partner_reference, "source": source})
         _close_after_commit(instruction)
+        _wake_next(payment.pk)
     return instruction, True
+
+
+def _wake_next(payment_id: int) -> None:
+    """The payment's next instruction was waiting for this one: enqueue it after commit
+    instead of leaving it to the sweep (a duplicate enqueue finds the row claimed, harmlessly)."""
+    if not conf.enqueue_on_commit():
+        return
+    following = (EscrowInstruction.objects.filter(payment_id=payment_id, status=Status.PENDING)
+                 .order_by("created_at").values_list("pk", flat=True).first())
+    if following is not None:
+        transaction.on_commit(lambda: _enqueue(following))
 
 
 def _close_after_commit(instruction: EscrowInstruction) -> None:
