@@ -38,6 +38,12 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """A marketplace's policy may tighten the centre's, never break the law (admin forms)."""
+        from cases.policy import validate_overrides
+
+        validate_overrides(self.policy or {})
+
 
 class InboundEvent(models.Model):
     """Every authenticated event a partner pushed, once per (partner, event id): the unique
