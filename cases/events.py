@@ -7,8 +7,9 @@ transaction itself (escrow.services.escrow_instruct)."""
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,23 @@ def subscribe(fn: Subscriber) -> Subscriber:
 
 
 def publish_on_commit(event: CaseEvent) -> None:
-    transaction.on_commit(lambda: dispatch(event))
+    """After commit, run the subscribers: in a Celery worker when ODR_EVENTS_ASYNC is on (the
+    production path: the request that changed the case does not wait for chat lines,
+    notifications and assignment), inline otherwise (the embedded default and the tests)."""
+    if getattr(settings, "ODR_EVENTS_ASYNC", False):
+        transaction.on_commit(lambda: _enqueue(event))
+    else:
+        transaction.on_commit(lambda: dispatch(event))
+
+
+def _enqueue(event: CaseEvent) -> None:
+    from cases.tasks import case_event_dispatch
+
+    try:
+        case_event_dispatch.delay(asdict(event))
+    except Exception:  # broker unreachable: do the work here rather than lose it
+        log.exception("could not enqueue %s; dispatching inline", event)
+        dispatch(event)
 
 
 def dispatch(event: CaseEvent) -> None:

@@ -128,6 +128,9 @@ else:
         "data_folder_processed": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
     }
+# Case-event subscribers (chat lines, notifications, assignment) run in the worker on the
+# production path, inline in the embedded default.
+ODR_EVENTS_ASYNC = env.bool("ODR_EVENTS_ASYNC", default=bool(REDIS_URL))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -4,6 +4,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import FileResponse
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
@@ -75,7 +76,7 @@ class CaseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def retrieve(self, request, pk: int):
         return _detail(request, int(pk))
 
-    @extend_schema(request=s.CaseFileInput, responses={201: s.CaseDetailSerializer})
+    @extend_schema(request=s.CaseFileInput, responses={201: s.CaseListSerializer})
     def create(self, request):
         data = _valid(s.CaseFileInput, request)
         case = services.case_file(
@@ -83,9 +84,12 @@ class CaseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             desired_outcome=data["desired_outcome"], claimed_amount=data["claimed_amount"],
             description=data["description"], language=data["language"],
         )
-        response = _detail(request, case.pk)
-        response.status_code = status.HTTP_201_CREATED
-        return response
+        # The new case, without re-reading its whole dossier: the Location has the detail.
+        case = selectors.case_list(user=request.user).get(pk=case.pk)
+        body = s.CaseListSerializer(case).data
+        body["actions"] = selectors.case_actions_for(case, request.user)
+        headers = {"Location": reverse("api:case-detail", kwargs={"pk": case.pk})}
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
 
 def _valid(serializer_class, request) -> dict:

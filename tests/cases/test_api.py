@@ -31,8 +31,10 @@ def test_buyer_files_a_case_and_the_amount_is_held(api, order, buyer_user):
     assert body["reference"] == f"ODR-{timezone.localtime(case.filed_at).year}-{case.pk:06d}"
     assert body["state"] == "awaiting_seller"
     assert body["actions"] == ["add_evidence", "withdraw"]
-    assert body["payment"]["partner"] == "momo"
-    assert [t["action"] for t in body["timeline"]] == ["file"]
+    assert response["Location"] == f"/api/v1/cases/{case.pk}/"
+    detail = api(buyer_user).get(response["Location"]).json()
+    assert detail["payment"]["partner"] == "momo"
+    assert [t["action"] for t in detail["timeline"]] == ["file"]
     hold = EscrowInstruction.objects.get(case=case)
     assert (hold.kind, hold.amount, hold.status) == ("hold", 300_000, "pending")
 

@@ -23,7 +23,7 @@ FILE_BODY = {"reason": "damaged", "desired_outcome": "full_refund", "claimed_amo
 
 # Pinned counts (update deliberately, with the reason, when an endpoint changes).
 # Counted on the embedded SQLite test database (PostgreSQL adds no query to these paths).
-FILING_QUERIES = 43  # with a shop of ONE staff user: see the xfail below (renders the detail)
+FILING_QUERIES = 34  # with a shop of ONE staff user: see the xfail below
 DETAIL_QUERIES_BUYER = 14  # 13 + the deadline-extensions prefetch (2026-11-23)
 DETAIL_QUERIES_SELLER = 14
 LIST_QUERIES_BUYER = 3
