@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser run test lint bench bench-quick graph clean
+.PHONY: install browser run test lint bench bench-deps bench-quick graph clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,14 @@ test: install browser
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . || true
 
-bench: install
+# wrk (Debian) is the HTTP load generator of the benchmarks.
+bench-deps:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+
+bench: install bench-deps
 	$(BIN)/python -m bench.run
 
-bench-quick: install
+bench-quick: install bench-deps
 	$(BIN)/python -m bench.run --quick
 
 graph: install
