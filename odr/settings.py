@@ -143,6 +143,7 @@ CELERY_BEAT_SCHEDULE = {
     "deadline-reminders": {"task": "cases.deadline_reminders", "schedule": 300.0},
     "escrow-sweep": {"task": "escrow.sweep", "schedule": 30.0},
     "mediators-assign-pending": {"task": "mediators.assign_pending", "schedule": 300.0},
+    "notifications-sweep": {"task": "notifications.sweep", "schedule": 60.0},
     "chat-digest": {"task": "mediation.chat_digest", "schedule": 120.0},
 }
 

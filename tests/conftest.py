@@ -13,6 +13,9 @@ def _media(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Subscribers run inline after commit in tests; tests/cases/test_events.py covers the worker path.
     settings.ODR_EVENTS_ASYNC = False
+    # Notification sends are not enqueued from on-commit callbacks (tests/notifications tests
+    # delivery itself); the periodic sweep is the production backstop either way.
+    settings.NOTIFICATION_ENQUEUE_ON_COMMIT = False
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ FILE_BODY = {"reason": "damaged", "desired_outcome": "full_refund", "claimed_amo
 
 # Pinned counts (update deliberately, with the reason, when an endpoint changes).
 # Counted on the embedded SQLite test database (PostgreSQL adds no query to these paths).
-FILING_QUERIES = 34  # with a shop of ONE staff user: see the xfail below
+FILING_QUERIES = 33  # the same with 1 or 20 seller staff (notifications are bulk-inserted)
 DETAIL_QUERIES_BUYER = 14  # 13 + the deadline-extensions prefetch (2026-11-23)
 DETAIL_QUERIES_SELLER = 14
 LIST_QUERIES_BUYER = 3
@@ -71,11 +71,6 @@ def _filing_queries(api, django_capture_on_commit_callbacks, n: int) -> int:
     return _count(post)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "N+1 in notifications.services.notify/_after_commit: 3 queries per seller staff user "
-    "(INSERT notification, INSERT delivery, SELECT COUNT unread) — 43 queries with 1 staff, 100 "
-    "with 20. Fix: bulk_create the notifications and deliveries, one grouped unread count. "
-    "When fixed this XPASSes (strict): remove the mark."))
 def test_filing_query_count_does_not_grow(api, django_capture_on_commit_callbacks):
     small = _filing_queries(api, django_capture_on_commit_callbacks, 1)
     large = _filing_queries(api, django_capture_on_commit_callbacks, 20)
