@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from notifications.models import Notification
+from odr.celery import app as celery_app
 from tests import factories as f
 
 DEFAULT_BACKENDS = {
@@ -15,7 +16,15 @@ DEFAULT_BACKENDS = {
 
 @pytest.fixture(autouse=True)
 def _notify_settings(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Celery copies its settings once, when first used: set eagerness on the app itself.
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager
+
+
+@pytest.fixture(autouse=True)
+def _notify_channels(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SITE_URL = "https://odr.quangninh.test"
     settings.NOTIFICATION_BACKENDS = DEFAULT_BACKENDS
