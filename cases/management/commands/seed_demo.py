@@ -100,6 +100,14 @@ class Command(BaseCommand):
             "mediator_en": self._user("mediator2", "An", "Lê Hoàng", roles.MEDIATORS),
             "supervisor": self._user("supervisor", "Quang", "Vũ Đức", roles.SUPERVISORS),
         }
+        from mediators.models import MediatorProfile
+
+        MediatorProfile.objects.update_or_create(user=people["mediator"], defaults={
+            "languages": ["vi", "tay"], "specialities": ["damaged", "not_as_described"],
+            "capacity": 15})
+        MediatorProfile.objects.update_or_create(user=people["mediator_en"], defaults={
+            "languages": ["vi", "en"], "specialities": ["not_received", "counterfeit"],
+            "capacity": 15})
         admin = self._user("admin", "Quản trị", "ODR", roles.SUPERVISORS)
         admin.is_staff = admin.is_superuser = True
         admin.save()
