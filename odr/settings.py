@@ -127,6 +127,7 @@ else:
         "data_folder_out": str(_broker_dir / "out"),
         "data_folder_processed": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
+        "polling_interval": 0.1,  # the filesystem broker polls; 1 s (kombu's default) lags
     }
 # Case-event subscribers (chat lines, notifications, assignment) run in the worker on the
 # production path, inline in the embedded default.
