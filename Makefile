@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | md5sum 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser run test lint bench bench-deps bench-quick graph clean
+.PHONY: install fonts browser run test lint bench bench-deps bench-quick graph clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,14 +19,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: install
+run: install fonts
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo --if-empty
 	HOST=$(HOST) PORT=$(PORT) ./scripts/run.sh
 
-# Headless Chromium for the browser tests (Debian packages; Playwright never downloads one).
-browser:
+# Debian packages: DejaVu fonts (Vietnamese glyphs in the case dossier PDF) and, for the browser
+# tests, headless Chromium (Playwright never downloads a browser here).
+fonts:
+	@dpkg -s fonts-dejavu-core >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null)
+
+browser: fonts
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 
 test: install browser
