@@ -267,6 +267,31 @@ class EmptyForm(BaseForm):
     pass
 
 
+class ExtensionRequestForm(BaseForm):
+    days = forms.IntegerField(label=_("Extra working days"), min_value=1, max_value=7, initial=2)
+    reason = forms.CharField(label=_("Why do you need more time?"), max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}),
+                             error_messages={"required": _("Please give a reason.")})
+
+
+class ExtensionDecideForm(BaseForm):
+    decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect,
+                                 choices=[("grant", _("Grant more time")),
+                                          ("refuse", _("Refuse"))])
+    reason = forms.CharField(label=_("Comment (optional)"), max_length=5000, required=False,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EvidenceRequestForm(BaseForm):
+    party = forms.ChoiceField(label=_("From whom"), widget=forms.RadioSelect,
+                              choices=[("buyer", _("Buyer")), ("seller", _("Seller"))])
+    message = forms.CharField(label=_("What evidence is needed?"), max_length=5000,
+                              widget=forms.Textarea(attrs={"rows": 2}),
+                              error_messages={"required": _("Please say what is needed.")})
+    days = forms.IntegerField(label=_("Working days to answer"), min_value=1, max_value=10,
+                              initial=3)
+
+
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False,
                         widget=forms.TextInput(attrs={"placeholder": "ODR-2026-000123 / DH100001",
@@ -324,6 +349,9 @@ ACTION_FORMS: dict[str, type[BaseForm]] = {
     "uphold": ReviewForm,
     "overturn": DecideForm,
     "add_evidence": EvidenceForm,
+    "extension_request": ExtensionRequestForm,
+    "extension_decide": ExtensionDecideForm,
+    "evidence_request": EvidenceRequestForm,
 }
 
 

@@ -327,6 +327,20 @@ def _run_action(action: str, case: Case, user, data: dict) -> None:
     elif action == "add_evidence":
         for upload in data["files"]:
             services.evidence_add(case=case, actor=user, upload=upload, caption=data["caption"])
+    elif action == "extension_request":
+        from cases.services.deadlines import deadline_extension_request
+
+        deadline_extension_request(case_id=pk, actor=user, days=data["days"], reason=data["reason"])
+    elif action == "extension_decide":
+        from cases.services.deadlines import deadline_extension_decide
+
+        deadline_extension_decide(case_id=pk, actor=user, grant=data["decision"] == "grant",
+                                  reason=data["reason"])
+    elif action == "evidence_request":
+        from mediators.services import evidence_request_create
+
+        evidence_request_create(case_id=pk, actor=user, party=data["party"],
+                                message=data["message"], days=data["days"])
     else:  # pragma: no cover - ACTION_FORMS and this table list the same actions
         raise Http404
 

@@ -403,3 +403,40 @@ def test_rendered_actions_are_exactly_case_actions_for(request, web, case, selle
     body = web(user).get(f"/cases/{case.pk}/").content.decode()
     rendered = set(_re.findall(rf"/cases/{case.pk}/do/([a-z_]+)/", body))
     assert rendered == expected
+
+
+def test_seller_asks_for_more_time_and_the_buyer_grants_it(web, case, seller_user, buyer_user):
+    case.refresh_from_db()
+    due = case.due_at
+    body = web(seller_user).get(f"/cases/{case.pk}/").content.decode()
+    assert "/do/extension_request/" in body and "Xin gia hạn" in body
+    refused = web(seller_user).post(f"/cases/{case.pk}/do/extension_request/",
+                                    {"extension_request-days": "2", "extension_request-reason": ""})
+    assert refused.status_code == 400 and "Vui lòng nêu lý do" in refused.content.decode()
+    asked = web(seller_user).post(f"/cases/{case.pk}/do/extension_request/",
+                                  {"extension_request-days": "2",
+                                   "extension_request-reason": "Chờ kho kiểm hàng"})
+    assert asked.status_code == 302
+    assert "/do/extension_decide/" in web(buyer_user).get(f"/cases/{case.pk}/").content.decode()
+    granted = web(buyer_user).post(f"/cases/{case.pk}/do/extension_decide/",
+                                   {"extension_decide-decision": "grant"})
+    assert granted.status_code == 302
+    case.refresh_from_db()
+    assert case.due_at > due
+    assert list(case.timeline.values_list("action", flat=True))[-2:] == [
+        "extension_request", "extension_grant"]
+
+
+def test_mediator_requests_evidence_from_the_seller(web, case, seller_user, mediator_user,
+                                                    supervisor_user):
+    services.case_escalate(case_id=case.pk, actor=seller_user, reason="Cần hòa giải")
+    services.case_assign(case_id=case.pk, actor=supervisor_user, mediator=mediator_user)
+    client = web(mediator_user)
+    assert "/do/evidence_request/" in client.get(f"/cases/{case.pk}/").content.decode()
+    response = client.post(f"/cases/{case.pk}/do/evidence_request/",
+                           {"evidence_request-party": "seller",
+                            "evidence_request-message": "Ảnh đóng gói trước khi giao",
+                            "evidence_request-days": "3"})
+    assert response.status_code == 302
+    request = case.evidence_requests.get()
+    assert (request.party, request.message) == ("seller", "Ảnh đóng gói trước khi giao")
