@@ -72,7 +72,7 @@ class Result:
 
 
 def instruction_body(instruction: EscrowInstruction) -> bytes:
-    """The wire body (docs/partner-protocol.md). Built only from the row, so every resend is
+    """The wire body (README.md, "Payment-partner protocol"). Built only from the row, so every resend is
     byte-for-byte the same request the partner may already have answered."""
     payment, case = instruction.payment, instruction.case
     callback = conf.callback_base_url() + reverse(

@@ -1,4 +1,4 @@
-"""The mediation chat socket, `/ws/cases/<case_id>/?since=<seq>` (protocol in docs/chat.md).
+"""The mediation chat socket, `/ws/cases/<case_id>/?since=<seq>` (protocol in README.md, "Mediation chat").
 
 Thin: parse a frame, call a service (which re-checks membership on fresh data and persists
 before anything is broadcast), send the answer. The case group carries every event of the case;

@@ -6,7 +6,7 @@ services that own the writes: cases.services upserts and workflow, escrow.servic
 A native adapter (GHN, VNPay IPN, MoMo…) maps the partner's own format onto one of these
 messages and calls the same handler, so the rules live in one place.
 
-Event bodies (odr partner protocol, see docs/escrow.md):
+Event bodies (odr partner protocol, see README.md, "Escrow and partners"):
     {"event_id": "…", "type": "order.upsert",     "order": {…}}
     {"event_id": "…", "type": "payment.captured", "payment": {…}}
     {"event_id": "…", "type": "shipment.event",   "shipment": {…}}

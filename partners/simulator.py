@@ -19,7 +19,7 @@ instruction that actually moved money, which is how tests prove "applied exactly
 The ``/_control``, ``/_ledger`` and ``/_reset`` endpoints are unsigned. They exist for tests on
 loopback; never expose the simulator on a network anyone else can reach.
 
-The wire protocol is described in docs/partner-protocol.md. Standard library only.
+The wire protocol is described in README.md, "Payment-partner protocol". Standard library only.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def test_sign_is_hmac_sha256_over_timestamp_dot_body():
 
 
 def test_documented_worked_example():
-    # docs/partner-protocol.md quotes this digest; keep the two in step.
+    # README.md, "Payment-partner protocol" quotes this digest; keep the two in step.
     assert sign(secret="whsec_demo", timestamp=1700000000, body=b'{"id":"x"}') == (
         "e8b40a3d599672e0bcdec1fa77758d894cfcab91c5753c33edb09ddc1613eded"
     )
