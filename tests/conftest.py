@@ -69,3 +69,19 @@ def client_for(user) -> APIClient:
 @pytest.fixture
 def api():
     return client_for
+
+
+@pytest.fixture
+def notified(monkeypatch):
+    """Record what notifications.services.notify is asked to send (who, about what), for tests
+    of the callers; tests/notifications covers what notify itself does with it."""
+    import notifications.services as module
+
+    calls = []
+
+    def notify(*, event, users, case, context):
+        calls.append({"event": event, "users": sorted(u.pk for u in users), "case": case.pk,
+                      "context": context})
+
+    monkeypatch.setattr(module, "notify", notify)
+    return calls
