@@ -78,12 +78,18 @@ def case_actions_for(case: Case, user) -> list[str]:
     if case.state in (State.IN_MEDIATION, State.DECIDED, State.UNDER_APPEAL):
         if roles.is_supervisor(user):
             actions.add("assign")
-        elif roles.is_mediator(user) and case.mediator_id is None:
+        elif roles.is_mediator(user) and case.mediator_id is None and not _conflicted(user, case):
             actions.add("take")
     if case.state == State.IN_MEDIATION and roles.is_case_mediator(user, case):
         actions.add("evidence_request")
     actions.update(_extension_actions(case, user))
     return sorted(actions)
+
+
+def _conflicted(user, case: Case) -> bool:
+    from mediators.services import mediator_conflicts
+
+    return bool(mediator_conflicts(mediator=user, case=case))
 
 
 def _extension_actions(case: Case, user) -> set[str]:

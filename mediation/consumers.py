@@ -181,11 +181,26 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def _beat(self) -> None:
+        """Keep presence fresh, and re-check membership now and then: someone removed from the
+        shop (or the case) who only listens must not keep receiving it."""
         reg = presence.registry()
+        last_check = time.monotonic()
         while True:
             await asyncio.sleep(presence.HEARTBEAT)
             with contextlib.suppress(Exception):
                 await reg.refresh(self.case_id, self.member.user_id, self.channel_name, self._info())
+            if time.monotonic() - last_check >= _limit("ODR_CHAT_RECHECK_SECONDS", 60):
+                last_check = time.monotonic()
+                try:
+                    member = await _db(_recheck)(self.user, self.case_id)
+                except Exception:
+                    log.exception("membership re-check failed on case %s", self.case_id)
+                    continue
+                if member is None:
+                    self.heartbeat = None  # _revoke → disconnect must not cancel this task
+                    await self._revoke()
+                    return
+                self.member = member
 
     async def disconnect(self, code: int) -> None:
         if self.member is None:

@@ -188,8 +188,9 @@ def evidence_request_create(*, case_id: int, actor, party: str, message: str, da
             case=case, requested_by=actor, party=party, message=message.strip(),
             due_at=add_working_days(now, days), created_at=now,
         )
+        # The timeline is read by everyone in the case: the request's text stays in the
+        # request, which only the mediator and the party asked can read.
         timeline_record(case=case, actor=actor, action="evidence_request", from_state=case.state,
-                        reason=request.message,
                         data={"evidence_request": request.pk, "party": party,
                               "due_at": request.due_at.isoformat()})
         return request
@@ -215,7 +216,7 @@ def evidence_request_fulfil(*, request_id: int, actor, note: str = "",
         request.evidence = list(evidence or [])
         request.save()
         timeline_record(case=case, actor=actor, action="evidence_request_fulfil", from_state=case.state,
-                        reason=note, data={"evidence_request": request.pk, "evidence": request.evidence})
+                        data={"evidence_request": request.pk, "evidence": request.evidence})
         return request
 
 

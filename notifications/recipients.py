@@ -115,8 +115,11 @@ def _assigned(case: Case, ev: CaseEvent) -> list[Batch]:
 
 
 def _evidence_requested(case: Case, ev: CaseEvent) -> list[Batch]:
+    from mediators.models import EvidenceRequest
+
     party = ev.data.get("party") or ev.data.get("role") or ""
-    context = {"message": ev.data.get("message", "")}
+    request = EvidenceRequest.objects.filter(pk=ev.data.get("evidence_request"), case=case).first()
+    context = {"message": request.message if request else ""}
     if ev.data.get("due_at"):
         context["due_at"] = ev.data["due_at"]
     return [Batch("evidence_requested", _party_of_role(case, party), context)]

@@ -224,6 +224,8 @@ ODR_POLICY = {
 # Law 19/2023 art. 57: a business must negotiate within 7 working days: no policy may exceed it.
 ODR_MAX_SELLER_RESPONSE_WORKING_DAYS = 7
 ODR_EVIDENCE_MAX_BYTES = env.int("ODR_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
+# Threads (each with one DB connection) that persist chat frames off the event loop.
+ODR_CHAT_DB_THREADS = env.int("ODR_CHAT_DB_THREADS", default=4)
 ODR_EVIDENCE_TYPES = {
     "image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf",
     "video/mp4", "video/quicktime", "video/webm",

@@ -272,7 +272,7 @@ def case_assign(*, case_id: int, actor, mediator, reason: str = "") -> Case:
             raise ActionNotAllowed("assign", case_transitions_for(case, actor), case.state)
         if not roles.is_mediator(mediator):
             raise InvalidInput("Not a mediator", fields={"mediator": ["Người này không phải hòa giải viên."]})
-        if roles.is_party(mediator, case):
+        if roles.is_party(mediator, case) or _declared_conflict(mediator, case):
             raise InvalidInput("Conflict of interest", code="conflict_of_interest",
                                fields={"mediator": ["Hòa giải viên có liên quan đến một bên."]})
         previous = case.mediator_id
@@ -281,6 +281,12 @@ def case_assign(*, case_id: int, actor, mediator, reason: str = "") -> Case:
         timeline_record(case=case, actor=actor, action="assign", from_state=case.state,
                         reason=reason, data={"mediator": mediator.pk, "previous": previous})
         return case
+
+
+def _declared_conflict(mediator, case: Case) -> bool:
+    from mediators.services import mediator_conflicts  # staff links, buyer, declared sellers
+
+    return bool(mediator_conflicts(mediator=mediator, case=case))
 
 
 def case_propose_settlement(*, case_id: int, actor, remedy: str, amount: int, note: str = "") -> Offer:

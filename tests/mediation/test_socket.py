@@ -304,3 +304,22 @@ def test_bad_frames_size_and_rate_limits_keep_the_socket_open(cast, settings):
     run(go)
     saved = ChatMessage.objects.filter(case=case, kind="text").values_list("client_id", flat=True)
     assert list(saved) == ["ok", "r0", "r1"]
+
+
+def test_a_silent_member_who_loses_membership_is_closed_by_the_recheck(cast, settings,
+                                                                       monkeypatch):
+    """Seller staff removed from the shop who never sends anything still stop receiving."""
+    from mediation import presence
+
+    monkeypatch.setattr(presence, "HEARTBEAT", 0.05)
+    settings.ODR_CHAT_RECHECK_SECONDS = 0.1
+    case = cast.case("in_mediation")
+
+    async def go():
+        s = Socket(cast.seller, case.pk)
+        await s.open()
+        await database_sync_to_async(lambda: case.seller.staff.remove(cast.seller))()
+        assert (await s.recv_type("error"))["code"] == "forbidden"
+        assert await s.comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4403}
+
+    run(go)

@@ -163,3 +163,17 @@ def test_only_supervisors_assign(buyer_user, seller_user, mediator_user):
     with pytest.raises(NotFound):
         mediator_assign(case_id=case.pk, actor=mediator_user, mediator=other)
     assert Case.objects.get(pk=case.pk).mediator_id is None
+
+
+def test_a_declared_conflict_stops_a_mediator_taking_a_case_from_the_queue(
+        api, buyer_user, seller_user):
+    from cases.selectors import case_actions_for
+
+    case = escalated(buyer_user, seller_user)
+    conflicted = med("conflicted")
+    MediatorProfile.objects.get(user=conflicted).conflict_sellers.add(case.seller)
+    assert "take" not in case_actions_for(Case.objects.get(pk=case.pk), conflicted)
+    response = api(conflicted).post(f"/api/v1/cases/{case.pk}/take/", {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "conflict_of_interest"
+    assert Case.objects.get(pk=case.pk).mediator_id is None

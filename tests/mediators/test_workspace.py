@@ -99,3 +99,17 @@ def test_appeal_goes_to_a_supervisor_other_than_the_deciding_mediator(cast):
     assert escrow_rows(case) == [("hold", 300_000), ("refund", 300_000)]
     appeal = case.appeals.get()
     assert (appeal.result, appeal.reviewed_by_id) == ("overturned", cast["supervisor"].pk)
+
+
+def test_the_text_of_an_evidence_request_stays_between_the_mediator_and_that_party(
+        api, order, buyer_user, seller_user, mediator_user, supervisor_user):
+    case = case_in(State.IN_MEDIATION, order=order, buyer=buyer_user, seller=seller_user,
+                   mediator=mediator_user, supervisor=supervisor_user)
+    evidence_request_create(case_id=case.pk, actor=mediator_user, party="buyer",
+                            message="Ảnh chụp vết nứt trên hộp (riêng người mua)")
+    seller_view = api(seller_user).get(f"/api/v1/cases/{case.pk}/").content.decode()
+    assert "vết nứt" not in seller_view
+    entry = case.timeline.get(action="evidence_request")
+    assert (entry.reason, entry.data["party"]) == ("", "buyer")
+    assert api(buyer_user).get(f"/api/v1/cases/{case.pk}/evidence-requests/").json()[0][
+        "message"] == "Ảnh chụp vết nứt trên hộp (riêng người mua)"
