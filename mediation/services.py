@@ -157,8 +157,11 @@ def chat_post(*, case, author, body: str, audience: str = "all", client_id: str 
 
 
 def _by_client_id(case: Case, author, client_id: str) -> ChatMessage | None:
-    return (ChatMessage.objects.select_related("author", "evidence")
-            .filter(case=case, author_id=author.pk, client_id=client_id).first())
+    # No ORDER BY (.first() would add one by id): the lookup must use the unique
+    # (case, author, client_id) index, not walk the primary key of every message.
+    found = list(ChatMessage.objects.select_related("author", "evidence")
+                 .filter(case=case, author_id=author.pk, client_id=client_id).order_by()[:1])
+    return found[0] if found else None
 
 
 def _uuid(value: str):
