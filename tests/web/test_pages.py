@@ -440,3 +440,13 @@ def test_mediator_requests_evidence_from_the_seller(web, case, seller_user, medi
     assert response.status_code == 302
     request = case.evidence_requests.get()
     assert (request.party, request.message) == ("seller", "Ảnh đóng gói trước khi giao")
+
+
+def test_the_page_title_is_plain_text(web, case, supervisor_user, mediator_user):
+    from mediators.models import MediatorProfile
+
+    MediatorProfile.objects.create(user=mediator_user, languages=["vi"])
+    body = web(supervisor_user).get("/").content.decode()
+    title = body.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title and "Vụ việc" in title
+    assert body.count('id="wl-h"') == 1  # the mediators' workload table, once, in the page
