@@ -1,32 +1,31 @@
 """The mediation chat socket, `/ws/cases/<case_id>/?since=<seq>` (protocol in README.md, "Mediation chat").
 
 Thin: parse a frame, call a service (which re-checks membership on fresh data and persists
-before anything is broadcast), send the answer. The case group carries every event of the case;
-each socket forwards only what its user may see (a caucus never reaches the other party).
+before anything is broadcast), send the answer. The case's events arrive through
+`mediation.fanout` (one broadcast per process, not the channel layer) into this socket's own
+queue; each socket forwards only what its user may see (a caucus never reaches the other party).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+import uuid
+from collections import deque
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import connections
 
 from cases.errors import DomainError
 from cases.models import Case
-from mediation import presence, services
+from mediation import fanout, presence, services
 from mediation.access import Member, chat_member
 from mediation.selectors import chat_resume, room_state
+from odr.asyncdb import db as _db
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY = 4408
+CLOSE_LAGGING = 4409  # the socket could not keep up: reconnect with since=<seq>
+MAX_BACKLOG = 2000  # events queued for one socket before it is dropped as lagging
 MAX_FRAME = 32_768  # characters of a raw frame: 4,000 characters fit even \u-escaped (×6)
 
 
@@ -57,56 +58,18 @@ class TokenBucket:
         return False
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_conns: list = []  # the raw connections the pool holds, so pool_close() can end them
-
-
-def _pooled(fn, *args, **kwargs):
-    conn = connections["default"]
-    if conn.connection is not None and (
-            not conn.get_autocommit() or (conn.errors_occurred and not conn.is_usable())):
-        conn.close()  # left in a transaction, or broken (database restarted): start afresh
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        if conn.connection is not None and conn.connection not in _pool_conns:
-            _pool_conns.append(conn.connection)
-
-
-def _db(fn):
-    """Services run off the event loop. On PostgreSQL: in a fixed pool of ODR_CHAT_DB_THREADS
-    threads, each keeping ONE connection — a bounded pool, not the unbounded leak of persistent
-    connections under ASGI — because a new PostgreSQL connection per message (a backend fork)
-    cost ~3× the message itself here. A socket's frames stay in order (the consumer awaits
-    each one). On SQLite: the one thread-sensitive thread (a single writer anyway)."""
-    global _pool
-    if not settings.USING_POSTGRES:
-        return database_sync_to_async(fn)
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_limit("ODR_CHAT_DB_THREADS", 4),
-                                   thread_name_prefix="chat-db")
-    return sync_to_async(functools.partial(_pooled, fn), thread_sensitive=False, executor=_pool)
-
-
-def pool_close() -> None:
-    """Close the pool's connections (tests, before the test database is dropped)."""
-    global _pool
-    for raw in _pool_conns:
-        with contextlib.suppress(Exception):
-            raw.close()
-    _pool_conns.clear()
-    if _pool is not None:
-        _pool.shutdown(wait=True)
-        _pool = None
-
-
-def _load(user, case_id: int) -> tuple[Case | None, Member | None, int, bool]:
+def _open(user, case_id: int, since: int | None) -> tuple[bool, Member | None, int, bool, list, bool]:
+    """Everything a connecting socket needs from the database, in one trip off the loop:
+    (case exists, membership, last seq, chat open, history after `since`, more before it)."""
     case = Case.objects.select_related("buyer").filter(pk=case_id).first()
     if case is None:
-        return None, None, 0, False
+        return False, None, 0, False, [], False
     member = chat_member(user, case, fresh=True)
-    last_seq, chat_open = room_state(case=case) if member else (0, False)
-    return case, member, last_seq, chat_open
+    if member is None:
+        return True, None, 0, False, [], False
+    last_seq, chat_open = room_state(case=case)
+    messages, more = chat_resume(member=member, case=case, since=since)
+    return True, member, last_seq, chat_open, messages, more
 
 
 def _recheck(user, case_id: int) -> Member | None:
@@ -115,15 +78,21 @@ def _recheck(user, case_id: int) -> Member | None:
 
 
 class CaseChatConsumer(AsyncWebsocketConsumer):
-    # No class-level `groups`: the case group is joined only after the membership check.
+    # No channel layer: the case's events come through mediation.fanout (see there why), and
+    # nothing else is ever sent to a chat socket by channel name.
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.member: Member | None = None
         self.case_id = int(self.scope["url_route"]["kwargs"]["case_id"])
-        self.group = services.group_name(self.case_id)
+        self.channel_name = f"chat!{uuid.uuid4().hex}"  # this socket's id (presence, typing)
         self.history_upto = 0
-        self.echoed: set[int] = set()
+        self.sent: set[int] = set()  # seqs of messages this socket already got (echo or live)
+        self.sent_order: deque[int] = deque()
         self.heartbeat: asyncio.Task | None = None
+        self.pump: asyncio.Task | None = None
+        self.inbox: asyncio.Queue[dict] = asyncio.Queue()
+        self.hub: fanout.Hub | None = None
         self.frames = TokenBucket(_limit("ODR_CHAT_FRAME_RATE", 20), _limit("ODR_CHAT_FRAME_BURST", 40))
         self.messages = TokenBucket(_limit("ODR_CHAT_MSG_RATE", 5), _limit("ODR_CHAT_MSG_BURST", 10))
         self.typing_at = 0.0
@@ -133,37 +102,84 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self._refuse(CLOSE_UNAUTHENTICATED)
             return
-        case, member, last_seq, chat_open = await _db(_load)(user, self.case_id)
-        if case is None:
-            await self._refuse(CLOSE_NOT_FOUND)
-            return
+        # Join the case's live events first, then read: anything saved meanwhile is either in
+        # the history or arrives live (and is dropped if it was already in the history). Live
+        # events wait in the inbox until the history is out, so the client sees them in order.
+        self.hub = fanout.hub()
+        await self.hub.join(self.case_id, self._enqueue)
+        found, member, last_seq, chat_open, messages, more = await _db(_open)(
+            user, self.case_id, self._since())
         if member is None:
-            await self._refuse(CLOSE_FORBIDDEN)
+            await self._leave_hub()
+            await self._refuse(CLOSE_FORBIDDEN if found else CLOSE_NOT_FOUND)
             return
         reg = presence.registry()
         if await reg.socket_open(user.pk, self.channel_name) > _limit("ODR_CHAT_MAX_SOCKETS", 10):
             await reg.socket_close(user.pk, self.channel_name)
+            await self._leave_hub()
             await self._refuse(CLOSE_TOO_MANY)
             return
         self.member, self.user, self.chat_open = member, user, chat_open
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        since = self._since()
-        messages, more = await _db(chat_resume)(member=member, case=case, since=since)
-        # Read after joining the group: anything saved meanwhile is either here or will arrive
-        # live (and is dropped below if it was already in the history).
         last_seq = max([last_seq, *(m["seq"] for m in messages)])
         self.history_upto = last_seq
         await self._send({"type": "hello", "case": self.case_id, "user": member.as_json(),
                           "last_seq": last_seq, "chat_open": chat_open})
         await self._send({"type": "history", "messages": messages, "last_seq": last_seq,
                           "has_more": more})
+        self.pump = asyncio.create_task(self._pump())
         await reg.join(self.case_id, self.channel_name, self._info())
         online = await reg.list_online(self.case_id)
         await self._send({"type": "presence", "online": online})
-        await self.channel_layer.group_send(self.group, {"type": "chat.presence", "online": online,
-                                                         "sender": self.channel_name})
+        await self.hub.apublish(self.case_id, {"type": "chat.presence", "online": online,
+                                               "sender": self.channel_name})
         self.heartbeat = asyncio.create_task(self._beat())
+
+    async def dispatch(self, message: dict) -> None:
+        """As Channels', minus its `aclose_old_connections()` hop through the one sync thread
+        before every frame: this consumer's database work runs in its own pool (`_db`), which
+        looks after its connections."""
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def _leave_hub(self) -> None:
+        hub, self.hub = self.hub, None
+        if hub is not None:
+            await hub.leave(self.case_id, self._enqueue)
+        self.inbox = asyncio.Queue()
+
+    def _enqueue(self, event: dict) -> None:
+        """Called by the hub on the loop for every event of the case: queue it for the pump."""
+        if self.inbox.qsize() >= _limit("ODR_CHAT_MAX_BACKLOG", MAX_BACKLOG):
+            if self.hub is not None:
+                hub, self.hub = self.hub, None
+                asyncio.get_running_loop().create_task(self._drop_lagging(hub))
+            return
+        self.inbox.put_nowait(event)
+
+    async def _drop_lagging(self, hub: fanout.Hub) -> None:
+        self.hub = hub
+        await self._leave_hub()
+        if self.pump:
+            self.pump.cancel()
+        await self._error("lagging", "Kết nối quá chậm, vui lòng kết nối lại.")
+        await self.close(code=CLOSE_LAGGING)
+
+    async def _pump(self) -> None:
+        """This socket's events, one at a time and in order."""
+        while True:
+            event = await self.inbox.get()
+            handler = self.EVENTS.get(event.get("type"))
+            if handler is None:
+                continue
+            try:
+                await handler(self, event)
+            except Exception:
+                log.exception("chat event %s failed on case %s", event.get("type"), self.case_id)
+            if self.member is None:  # revoked (chat.case re-check): nothing more to forward
+                return
 
     def _since(self) -> int | None:
         raw = (parse_qs(self.scope.get("query_string", b"").decode()).get("since") or [None])[0]
@@ -207,13 +223,15 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
             return
         if self.heartbeat:
             self.heartbeat.cancel()
+        if self.pump and self.pump is not asyncio.current_task():
+            self.pump.cancel()
+        await self._leave_hub()
         reg = presence.registry()
-        await self.channel_layer.group_discard(self.group, self.channel_name)
         await reg.leave(self.case_id, self.channel_name)
         await reg.socket_close(self.member.user_id, self.channel_name)
         online = await reg.list_online(self.case_id)
-        await self.channel_layer.group_send(self.group, {"type": "chat.presence", "online": online})
         self.member = None
+        await fanout.hub().apublish(self.case_id, {"type": "chat.presence", "online": online})
 
     # --- frames from the client ---------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -268,12 +286,13 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
                                client_id=str(client_id) if client_id is not None else None,
                                evidence_uid=frame.get("evidence") or None)
         if msg is not None:
-            # Echo at once (the group copy is skipped): the sender learns its seq even if the
-            # channel layer drops the broadcast.
+            # Echo at once (the live copy is then skipped): the sender learns its seq even if
+            # the live bus drops the broadcast.
             from mediation.selectors import message_json
 
-            self.echoed.add(msg.seq)
-            await self._send({"type": "message", "message": message_json(msg, staff=self.member.is_staff)})
+            if self._first_time(msg.seq):
+                await self._send({"type": "message",
+                                  "message": message_json(msg, staff=self.member.is_staff)})
 
     async def on_typing(self, frame: dict) -> None:
         now = time.monotonic()
@@ -284,7 +303,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         if audience not in ("all", "buyer", "seller") or (audience != "all" and not member.is_staff):
             audience = "all"
         self.typing_at = now
-        await self.channel_layer.group_send(self.group, {
+        await self.hub.apublish(self.case_id, {
             "type": "chat.typing", "user": member.user_id, "name": member.name, "role": member.role,
             "audience": audience, "sender": self.channel_name})
 
@@ -307,16 +326,30 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
     HANDLERS = {"message": on_message, "typing": on_typing, "read": on_read, "pin": on_pin,
                 "unpin": on_unpin, "redact": on_redact, "ping": on_ping}
 
-    # --- events from the case group ------------------------------------------------------------
+    # --- events of the case (mediation.fanout) -----------------------------------------------
     def _sees(self, event: dict) -> bool:
         return self.member is not None and self.member.sees(event.get("audience", "all"))
 
+    def _first_time(self, seq: int) -> bool:
+        """Whether this socket has not had message `seq` yet (history, echo or live copy)."""
+        if seq <= self.history_upto or seq in self.sent:
+            return False
+        self.sent.add(seq)
+        self.sent_order.append(seq)
+        if len(self.sent_order) > 512:
+            self.sent.discard(self.sent_order.popleft())
+        return True
+
     async def chat_message(self, event: dict) -> None:
-        seq = event["message"]["seq"]
-        if not self._sees(event) or seq <= self.history_upto or seq in self.echoed:
-            self.echoed.discard(seq)
+        if not self._sees(event) or not self._first_time(event["message"]["seq"]):
             return
-        await self._send({"type": "message", "message": event["message"]})
+        # Serialised once per process: every local socket of the case sends the same text.
+        text = event.get("_text")
+        if text is None:
+            text = event["_text"] = json.dumps({"type": "message", "message": event["message"]},
+                                               ensure_ascii=False)
+        with contextlib.suppress(OSError):
+            await self.send(text_data=text)
 
     async def chat_pinned(self, event: dict) -> None:
         if self._sees(event):
@@ -358,6 +391,11 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         if self.member is not None:
             self.chat_open = False
             await self._send({"type": "chat_closed"})
+
+    EVENTS = {"chat.message": chat_message, "chat.pinned": chat_pinned,
+              "chat.unpinned": chat_unpinned, "chat.redacted": chat_redacted, "chat.read": chat_read,
+              "chat.typing": chat_typing, "chat.presence": chat_presence, "chat.case": chat_case,
+              "chat.closed": chat_closed}
 
     # --- helpers -------------------------------------------------------------------------------
     async def _send(self, data: dict) -> None:

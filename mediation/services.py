@@ -1,14 +1,12 @@
 """Every write to the chat. Each service re-checks membership against fresh data, persists in
-its own transaction and only then broadcasts (after commit): the channel layer is a best-effort
-bus, the database is the record, and clients resume by sequence number.
+its own transaction and only then broadcasts (after commit, mediation.fanout): the live bus is a
+best-effort bus, the database is the record, and clients resume by sequence number.
 """
 
 from __future__ import annotations
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -17,6 +15,7 @@ from cases import roles
 from cases.errors import Conflict, DomainError, InvalidInput, NotFound
 from cases.events import CaseEvent
 from cases.models import Case, Evidence, State
+from mediation import fanout
 from mediation.access import Member, chat_member
 from mediation.models import ChatMessage, ChatRoom, ReadMarker
 from mediation.selectors import message_json
@@ -48,20 +47,9 @@ class TooLong(InvalidInput):
     code = "too_long"
 
 
-def group_name(case_id: int) -> str:
-    return f"chat.case.{case_id}"
-
-
-def broadcast(case_id: int, event: dict) -> None:
-    """Send to the case's group; never raises (the message is already saved)."""
-    try:
-        async_to_sync(get_channel_layer().group_send)(group_name(case_id), event)
-    except Exception:
-        log.exception("chat broadcast failed for case %s: %s", case_id, event.get("type"))
-
-
 def _on_commit_broadcast(case_id: int, event: dict) -> None:
-    transaction.on_commit(lambda: broadcast(case_id, event))
+    """After commit, to every socket of the case (mediation.fanout); never raises."""
+    transaction.on_commit(lambda: fanout.publish(case_id, event))
 
 
 def _case(case_or_id) -> Case:

@@ -224,8 +224,11 @@ ODR_POLICY = {
 # Law 19/2023 art. 57: a business must negotiate within 7 working days: no policy may exceed it.
 ODR_MAX_SELLER_RESPONSE_WORKING_DAYS = 7
 ODR_EVIDENCE_MAX_BYTES = env.int("ODR_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
-# Threads (each with one DB connection) that persist chat frames off the event loop.
-ODR_CHAT_DB_THREADS = env.int("ODR_CHAT_DB_THREADS", default=4)
+# ASGI processes (odr/asyncdb.py): threads, each with one DB connection, that run the chat's and
+# the socket auth's queries off the event loop; and the GIL switch interval (seconds) that keeps
+# those threads from queueing behind a busy loop.
+ODR_ASYNC_DB_THREADS = env.int("ODR_ASYNC_DB_THREADS", default=4)
+ODR_ASGI_SWITCH_INTERVAL = env.float("ODR_ASGI_SWITCH_INTERVAL", default=0.001)
 ODR_EVIDENCE_TYPES = {
     "image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf",
     "video/mp4", "video/quicktime", "video/webm",

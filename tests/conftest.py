@@ -23,7 +23,7 @@ def _close_chat_db_pool():
     """The chat consumer keeps a small pool of DB threads; close them so the test database
     can be dropped at the end of the run."""
     yield
-    from mediation.consumers import pool_close
+    from odr.asyncdb import pool_close
 
     pool_close()
 

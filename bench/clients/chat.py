@@ -108,6 +108,7 @@ class Client:
         self.reconnect_share = spec.get("reconnect_share", 0.0)
         self.rooms = spec["rooms"]  # [[room, [token, …]], …]
         self.pid = spec["pid"]
+        self.run = f"{time.time():.0f}"
         self.sent = 0
         self.sent_at: dict[str, float] = {}
         self.delivered = 0
@@ -158,7 +159,7 @@ class Client:
                 victims = random.sample(every, int(len(every) * self.reconnect_share))
                 asyncio.gather(*(v.reconnect() for v in victims))  # noqa: RUF006
             sock = random.choice(self.socks[random.choice(rooms)])
-            mid = f"{self.pid}-{n}"
+            mid = f"{self.run}-{self.pid}-{n}"  # unique per run: a reused id is a resend
             body = f"bench|{mid}|{time.time():.6f}|{PAD}"
             frame = ({"message": body} if self.mode == "stock" else
                      {"type": "message", "body": body, "audience": "all", "client_id": mid})

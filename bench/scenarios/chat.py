@@ -8,6 +8,7 @@ resume with since=<seq>; 10 % of sockets are dropped and resumed mid-run: gaps m
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 
@@ -87,6 +88,12 @@ def run(ctx) -> list[Row]:
     rows: list[Row] = []
     seconds = ctx.seconds
     rates = [100] if ctx.quick else [100, TARGET_RATE]
+    if os.environ.get("BENCH_CHAT_RATES"):  # experiments: BENCH_CHAT_RATES=100,500
+        rates = [int(r) for r in os.environ["BENCH_CHAT_RATES"].split(",")]
+    models = [servers.ASGI_SINGLE] if ctx.quick else [servers.ASGI_SINGLE, servers.CHAT]
+    if os.environ.get("BENCH_CHAT_SERVERS"):  # experiments: BENCH_CHAT_SERVERS=asgi1,chat
+        wanted = os.environ["BENCH_CHAT_SERVERS"].split(",")
+        models = [m for m in (servers.ASGI_SINGLE, servers.CHAT) if m.name in wanted]
     stock_rooms = [[i, [None] * PER_ROOM] for i in range(ROOMS)]
     stock: dict[float, dict] = {}
     with servers.Server(servers.STOCKCHAT, ctx.env) as srv:
@@ -98,7 +105,7 @@ def run(ctx) -> list[Row]:
                             notes=f"baseline; {a['sockets']} sockets; errors {a['errors']}",
                             data=a))
     odr_rooms = [[case_id, tokens] for case_id, tokens in data.chat_rooms(ctx.cast, ROOMS, PER_ROOM)]
-    for model in ([servers.ASGI_SINGLE] if ctx.quick else [servers.ASGI_SINGLE, servers.CHAT]):
+    for model in models:
         with servers.Server(model, ctx.env) as srv:
             for rate in rates:
                 print(f"  odr chat at {rate} msg/s on {model.label}", flush=True)

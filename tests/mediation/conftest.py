@@ -7,8 +7,9 @@ from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from mediation import consumers, presence
+from mediation import fanout, presence
 from mediation.routing import websocket_urlpatterns
+from odr import asyncdb
 from tests import factories as f
 from tests.cases.helpers import case_in, file_case
 
@@ -20,6 +21,7 @@ def _fresh_bus(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     channel_layers.backends.clear()
     presence._registry = None
+    fanout._hub = None
     if settings.REDIS_URL:
         import redis
 
@@ -29,9 +31,10 @@ def _fresh_bus(settings):
             r.delete(*keys)
         r.close()
     yield
-    consumers.pool_close()  # the chat's DB threads keep connections: end them per test
+    asyncdb.pool_close()  # the chat's DB threads keep connections: end them per test
     channel_layers.backends.clear()
     presence._registry = None
+    fanout._hub = None
 
 
 class Cast:
