@@ -128,6 +128,44 @@ def test_concurrent_posters_get_gap_free_numbers(case, buyer_user, seller_user, 
     assert ChatRoom.objects.get(case=case).last_seq == len(seqs)
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_resends_of_one_client_id_save_one_message_and_keep_numbers_gap_free(
+        case, buyer_user, settings):
+    """Eight sockets resend the same frame at once (one statement on PostgreSQL: numbering and
+    insert together; the losers of the race fall back and get the winner's message)."""
+    if not settings.USING_POSTGRES:
+        pytest.skip("needs PostgreSQL row locks")
+    post(case, buyer_user, "trước")  # the room exists: every racer takes the one-statement path
+    results, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(post(case, buyer_user, "một lần thôi", client_id="resend-1"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len({m.pk for m in results}) == 1 and len(results) == 8
+    assert ChatMessage.objects.filter(case=case, client_id="resend-1").count() == 1
+    seqs = list(ChatMessage.objects.filter(case=case).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert ChatRoom.objects.get(case=case).last_seq == len(seqs)
+    services.chat_close(case=case)
+    with pytest.raises(services.ChatClosed):
+        post(case, buyer_user, "sau khi đóng")
+    assert post(case, buyer_user, "một lần thôi", client_id="resend-1").pk == results[0].pk
+
+
 @pytest.mark.django_db
 def test_digest_task_notifies_through_the_notifications_app(case, buyer_user, seller_user,
                                                             mediator_user):
