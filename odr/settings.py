@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "mediators",
     "mediation",
     "notifications",
+    "stats",
     "web",
 ]
 
@@ -146,6 +147,7 @@ CELERY_BEAT_SCHEDULE = {
     "mediators-assign-pending": {"task": "mediators.assign_pending", "schedule": 300.0},
     "notifications-sweep": {"task": "notifications.sweep", "schedule": 60.0},
     "chat-digest": {"task": "mediation.chat_digest", "schedule": 120.0},
+    "stats-rollup": {"task": "stats.rollup_refresh", "schedule": 60.0},
 }
 
 # --- Auth, i18n, files ------------------------------------------------------------------------

@@ -1,5 +1,4 @@
-"""Statistics for the authority (Sở Công Thương Quảng Ninh): selectors that aggregate in the
-database, so they stay fast over a million cases.
+"""Statistics for the authority (Sở Công Thương Quảng Ninh), fast over millions of cases.
 
 Public API (keyword-only, plain data out):
     stats_summary(*, date_from, date_to, marketplace=None) -> dict
@@ -10,29 +9,36 @@ Public API (keyword-only, plain data out):
     stats_csv(summary) -> str
 
 The cohort is the cases *filed* in [date_from, date_to] (local dates, Asia/Ho_Chi_Minh, both
-inclusive); resolution figures are over those of them that are resolved. Each dimension is one
-GROUP BY; the percentiles are `percentile_cont` on PostgreSQL and two offset reads of a sorted
-column on SQLite; the 7-working-day share groups by (filed date, resolved date) pairs, so the
-Python work is per pair of days, not per case.
+inclusive); resolution figures are over those of them that are resolved. The days the daily
+rollup (`stats` app) covers are summed from it; the others (today, days changed since the last
+pass, everything before the rollup is built) are counted live from `cases_case` with the same
+grouped queries (`stats.tally`), so every count is exact either way. Median and p90 are exact
+(`percentile_cont`) when no rolled-up day is in the period, otherwise read from the rollup's
+histogram: within one bucket width (30 min under a day, 1 h under a week, 4 h under 30 days,
+1 day under a year) of the exact value.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Q, QuerySet
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import TruncDate, TruncWeek
 
-from cases.calendar import VN_TZ, working_days_between
-from cases.models import Case, Order, Outcome, Reason, Shipment
+from cases.calendar import VN_TZ
+from cases.models import Case, Order, Outcome, Reason, Seller
 from partners.models import Partner
+from stats import rollup, tally
+from stats.models import DailyCases, DailyCount, MonthlyCount
 
-LEGAL_WORKING_DAYS = 7
+LEGAL_WORKING_DAYS = tally.LEGAL_WORKING_DAYS
 DIMENSIONS = ("reason", "marketplace", "seller", "carrier", "outcome")
+Kind = DailyCount.Kind
 
 
 class PercentileCont(Aggregate):
@@ -52,51 +58,143 @@ def _bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _cohort(date_from: date, date_to: date, marketplace: str | None) -> QuerySet[Case]:
-    start, end = _bounds(date_from, date_to)
-    qs = Case.objects.filter(filed_at__gte=start, filed_at__lt=end)
-    if marketplace:
-        qs = qs.filter(marketplace__code=marketplace)
-    return qs.order_by()
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as (first, last) runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for d in days:
+        if runs and runs[-1][1] + timedelta(days=1) == d:
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
+
+
+@dataclass
+class _Tally:
+    """Every count of the period, merged from the rollup and the live query."""
+
+    # day -> [filed, resolved, breached, mediated]
+    days: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    groups: Counter = field(default_factory=Counter)  # (marketplace, reason, outcome) -> filed
+    keys: dict = field(default_factory=lambda: defaultdict(Counter))  # kind -> key -> cases
+    live: QuerySet[Case] | None = None  # the live part of the cohort
+    rolled_up: bool = False  # some days came from the rollup
+
+    def add_day(self, day: date, *counts: int) -> None:
+        row = self.days[day]
+        for i, n in enumerate(counts):
+            row[i] += n
+
+    @property
+    def totals(self) -> dict:
+        sums = [sum(r[i] for r in self.days.values()) for i in range(4)]
+        return dict(zip(("filed", "resolved", "breached", "mediated"), sums, strict=True))
+
+
+def _in(marketplace: str | None) -> Q:
+    return Q(marketplace__code=marketplace) if marketplace else Q()
+
+
+def _days_q(days: set[date]) -> Q:
+    where = Q()
+    for a, b in _runs(sorted(days)):
+        where |= Q(day__range=(a, b))
+    return where
+
+
+def _from_rollup(t: _Tally, cover: rollup.Coverage, marketplace: str | None) -> None:
+    """Day rows for the covered days; for the key counts, month rows for the covered months
+    and day rows for the other covered days."""
+    rows = DailyCases.objects.filter(_days_q(cover.days) & _in(marketplace)).order_by()
+    for day, *counts in rows.values_list("day").annotate(
+            Sum("filed"), Sum("resolved"), Sum("breached"), Sum("mediated")):
+        t.add_day(day, *counts)
+    for m, reason, outcome, n in rows.values_list("marketplace_id", "reason", "outcome").annotate(
+            Sum("filed")):
+        t.groups[(m, reason, outcome)] += n
+    other_days = cover.days - {m + timedelta(days=i) for m in cover.months
+                               for i in range(rollup.month_end(m).day)}
+    keyed = []
+    if other_days:
+        keyed.append(DailyCount.objects.filter(_days_q(other_days) & _in(marketplace)))
+    if cover.months:
+        keyed.append(MonthlyCount.objects.filter(Q(month__in=cover.months) & _in(marketplace)))
+    for qs in keyed:
+        for kind, key, n in qs.order_by().values_list("kind", "key").annotate(Sum("cases")):
+            t.keys[kind][key] += n
+    t.rolled_up = True
+
+
+def _from_cases(t: _Tally, runs: list[tuple[date, date]], marketplace: str | None) -> None:
+    where = Q()
+    for a, b in runs:
+        start, end = _bounds(a, b)
+        where |= Q(filed_at__gte=start, filed_at__lt=end)
+    cases = Case.objects.filter(where & _in(marketplace)).order_by()
+    for r in tally.case_counts(cases):
+        t.add_day(r["d"], r["filed"], r["resolved"], r["breached"], r["mediated"])
+        t.groups[(r["m"], r["reason"], r["outcome"])] += r["filed"]
+    for kind, rows in tally.key_counts(cases).items():
+        for r in rows:
+            t.keys[kind][r["k"]] += r["n"]
+    for _, _, k, n in tally.workday_counts(cases):
+        t.keys[Kind.WORKDAYS][k] += n
+    t.live = cases
+
+
+def _tally(date_from: date, date_to: date, marketplace: str | None) -> _Tally:
+    """Rollup for the days it covers truly, the live query for the rest."""
+    cover = rollup.coverage(date_from, date_to)
+    period = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+    t = _Tally()
+    if cover.days:
+        _from_rollup(t, cover, marketplace)
+    live = [d for d in period if d not in cover.days]
+    if live:
+        _from_cases(t, _runs(live), marketplace)
+    return t
 
 
 def _rows(pairs, labels: dict, total: int) -> list[dict]:
     rows = [{"key": k if k is not None else "", "label": str(labels.get(k, k or "—")), "count": n,
-             "share": (n / total) if total else 0.0} for k, n in pairs]
+             "share": (n / total) if total else 0.0} for k, n in pairs if n]
     rows.sort(key=lambda r: (-r["count"], r["label"]))
     return rows
+
+
+def _top(counter: Counter, limit: int) -> list[tuple[int, int]]:
+    return sorted(((k, n) for k, n in counter.items() if n), key=lambda kn: (-kn[1], kn[0]))[:limit]
+
+
+def _by(t: _Tally, dimension: str, limit: int = 20) -> list[dict]:
+    total = t.totals["filed"]
+    if dimension in ("reason", "outcome", "marketplace"):
+        at = {"marketplace": 0, "reason": 1, "outcome": 2}[dimension]
+        sums: Counter = Counter()
+        for key, n in t.groups.items():
+            if dimension != "outcome" or key[2]:
+                sums[key[at]] += n
+        if dimension == "marketplace":
+            labels = dict(Partner.objects.filter(kind=Partner.Kind.MARKETPLACE).values_list("pk", "name"))
+        else:
+            labels = dict(Reason.choices if dimension == "reason" else Outcome.choices)
+        return _rows(sums.items(), labels, total)
+    if dimension == "seller":
+        top = _top(t.keys[Kind.SELLER], limit)
+        names = dict(Seller.objects.filter(pk__in=[k for k, _ in top]).values_list("pk", "name"))
+        return _rows(top, names, total)
+    if dimension == "carrier":
+        names = dict(Partner.objects.filter(kind=Partner.Kind.CARRIER).values_list("pk", "name"))
+        return _rows(t.keys[Kind.CARRIER].items(), names, total)
+    raise ValueError(f"unknown dimension {dimension!r}")
 
 
 def cases_by(*, dimension: str, date_from: date, date_to: date, marketplace: str | None = None,
              limit: int = 20) -> list[dict]:
     """Cases of the cohort counted by one dimension: [{key, label, count, share}], largest first."""
-    qs = _cohort(date_from, date_to, marketplace)
-    total = qs.count()
-    if dimension == "reason":
-        pairs = qs.values_list("reason").annotate(n=Count("pk"))
-        return _rows(pairs, dict(Reason.choices), total)
-    if dimension == "outcome":
-        pairs = qs.exclude(outcome="").values_list("outcome").annotate(n=Count("pk"))
-        return _rows(pairs, dict(Outcome.choices), total)
-    if dimension == "marketplace":
-        pairs = qs.values_list("marketplace_id").annotate(n=Count("pk"))
-        names = dict(Partner.objects.filter(kind=Partner.Kind.MARKETPLACE).values_list("pk", "name"))
-        return _rows(pairs, names, total)
-    if dimension == "seller":
-        pairs = list(qs.values_list("seller_id").annotate(n=Count("pk")).order_by("-n")[:limit])
-        from cases.models import Seller
-
-        names = dict(Seller.objects.filter(pk__in=[p[0] for p in pairs]).values_list("pk", "name"))
-        return _rows(pairs, names, total)
-    if dimension == "carrier":
-        # The carrier that delivered (forward shipment) the order the case is about.
-        pairs = (Shipment.objects.filter(direction=Shipment.Direction.FORWARD,
-                                         order__cases__in=qs.values("pk"))
-                 .values_list("carrier_id").annotate(n=Count("order__cases", distinct=True))
-                 .order_by())
-        names = dict(Partner.objects.filter(kind=Partner.Kind.CARRIER).values_list("pk", "name"))
-        return _rows(pairs, names, total)
-    raise ValueError(f"unknown dimension {dimension!r}")
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    return _by(_tally(date_from, date_to, marketplace), dimension, limit)
 
 
 def _duration_seconds_sql() -> str:
@@ -106,16 +204,18 @@ def _duration_seconds_sql() -> str:
     return f'((julianday("{table}"."resolved_at") - julianday("{table}"."filed_at")) * 86400.0)'
 
 
-def _percentiles_sqlite(qs: QuerySet[Case], ps: tuple[float, ...], n: int) -> list[float | None]:
-    """Linear-interpolated percentiles (as percentile_cont) by reading two rows of the sorted
-    durations at the right offsets: the database sorts, Python never loads the column."""
-    duration = RawSQL(_duration_seconds_sql(), [])  # noqa: S611 - constant SQL, no input
-    ordered = qs.annotate(d=duration).order_by("d").values_list("d", flat=True)
+def _exact_percentiles(resolved: QuerySet[Case], ps: tuple[float, ...], n: int) -> list[float | None]:
+    """percentile_cont on PostgreSQL; on SQLite two rows of the sorted durations read at the
+    right offsets (the database sorts, Python never loads the column)."""
+    if n == 0:
+        return [None for _ in ps]
+    duration = RawSQL(_duration_seconds_sql(), [], output_field=FloatField())  # noqa: S611 - constant SQL
+    if connection.vendor == "postgresql":
+        agg = resolved.aggregate(**{f"p{i}": PercentileCont(duration, p) for i, p in enumerate(ps)})
+        return [agg[f"p{i}"] for i in range(len(ps))]
+    ordered = resolved.annotate(d=duration).order_by("d").values_list("d", flat=True)
     out: list[float | None] = []
     for p in ps:
-        if n == 0:
-            out.append(None)
-            continue
         pos = p * (n - 1)
         lo = int(pos)
         values = list(ordered[lo:lo + 2])
@@ -126,27 +226,13 @@ def _percentiles_sqlite(qs: QuerySet[Case], ps: tuple[float, ...], n: int) -> li
     return out
 
 
-def resolution_times(*, date_from: date, date_to: date, marketplace: str | None = None) -> dict:
-    """Median and 90th percentile time from filing to resolution (hours), and the share resolved
-    within the legal 7 working days (Law 19/2023), over the cohort's resolved cases."""
-    resolved = _cohort(date_from, date_to, marketplace).filter(resolved_at__isnull=False)
-    n = resolved.count()
-    if n and connection.vendor == "postgresql":
-        expr = RawSQL(_duration_seconds_sql(), [], output_field=FloatField())  # noqa: S611 - constant SQL
-        agg = resolved.aggregate(p50=PercentileCont(expr, 0.5), p90=PercentileCont(expr, 0.9))
-        p50, p90 = agg["p50"], agg["p90"]
+def _resolution(t: _Tally) -> dict:
+    n = t.totals["resolved"]
+    if t.rolled_up:
+        p50, p90 = tally.percentiles_from_buckets(t.keys[Kind.HOURS], (0.5, 0.9))
     else:
-        p50, p90 = _percentiles_sqlite(resolved, (0.5, 0.9), n)
-    within = 0
-    pairs = (resolved.annotate(fd=TruncDate("filed_at", tzinfo=VN_TZ),
-                               rd=TruncDate("resolved_at", tzinfo=VN_TZ))
-             .values_list("fd", "rd").annotate(c=Count("pk")).order_by())
-    noon = time(12, tzinfo=VN_TZ)
-    for filed_day, resolved_day, count in pairs:
-        days = working_days_between(datetime.combine(filed_day, noon),
-                                    datetime.combine(resolved_day, noon))
-        if days <= LEGAL_WORKING_DAYS:
-            within += count
+        p50, p90 = _exact_percentiles(t.live.filter(resolved_at__isnull=False), (0.5, 0.9), n)
+    within = sum(c for k, c in t.keys[Kind.WORKDAYS].items() if k <= LEGAL_WORKING_DAYS)
     return {
         "resolved": n,
         "median_hours": round(p50 / 3600, 1) if p50 is not None else None,
@@ -157,14 +243,14 @@ def resolution_times(*, date_from: date, date_to: date, marketplace: str | None 
     }
 
 
-def seller_dispute_rates(*, date_from: date, date_to: date, marketplace: str | None = None,
-                         limit: int = 20) -> list[dict]:
-    """Sellers with the most cases filed in the period: cases, orders placed in the period and
-    the dispute rate (cases / orders). Two GROUP BY queries."""
-    from cases.models import Seller
+def resolution_times(*, date_from: date, date_to: date, marketplace: str | None = None) -> dict:
+    """Median and 90th percentile time from filing to resolution (hours), and the share resolved
+    within the legal 7 working days (Law 19/2023), over the cohort's resolved cases."""
+    return _resolution(_tally(date_from, date_to, marketplace))
 
-    top = list(_cohort(date_from, date_to, marketplace).values_list("seller_id")
-               .annotate(n=Count("pk")).order_by("-n", "seller_id")[:limit])
+
+def _sellers(t: _Tally, date_from: date, date_to: date, limit: int) -> list[dict]:
+    top = _top(t.keys[Kind.SELLER], limit)
     ids = [s for s, _ in top]
     start, end = _bounds(date_from, date_to)
     orders = dict(Order.objects.filter(seller_id__in=ids, placed_at__gte=start, placed_at__lt=end)
@@ -174,39 +260,47 @@ def seller_dispute_rates(*, date_from: date, date_to: date, marketplace: str | N
              "rate": (n / orders[sid]) if orders.get(sid) else None} for sid, n in top]
 
 
-def cases_by_week(*, date_from: date, date_to: date, marketplace: str | None = None) -> list[dict]:
-    """Cases filed per week (Monday first, local time), every week of the period present:
-    [{week: date, filed, resolved}] — resolved counts those of the week's filings resolved since."""
-    qs = _cohort(date_from, date_to, marketplace)
-    rows = {r["w"].date() if isinstance(r["w"], datetime) else r["w"]: r for r in
-            qs.annotate(w=TruncWeek("filed_at", tzinfo=VN_TZ)).values("w").annotate(
-                filed=Count("pk"), resolved=Count("pk", filter=Q(resolved_at__isnull=False)))}
+def seller_dispute_rates(*, date_from: date, date_to: date, marketplace: str | None = None,
+                         limit: int = 20) -> list[dict]:
+    """Sellers with the most cases filed in the period: cases, orders placed in the period and
+    the dispute rate (cases / orders)."""
+    return _sellers(_tally(date_from, date_to, marketplace), date_from, date_to, limit)
+
+
+def _weeks(t: _Tally, date_from: date, date_to: date) -> list[dict]:
+    per_week: dict = defaultdict(lambda: [0, 0])
+    for day, (filed, resolved, _, _) in t.days.items():
+        week = per_week[day - timedelta(days=day.weekday())]
+        week[0] += filed
+        week[1] += resolved
     week = date_from - timedelta(days=date_from.weekday())
     out = []
     while week <= date_to:
-        row = rows.get(week, {})
-        out.append({"week": week, "filed": row.get("filed", 0), "resolved": row.get("resolved", 0)})
+        filed, resolved = per_week.get(week, (0, 0))
+        out.append({"week": week, "filed": filed, "resolved": resolved})
         week += timedelta(days=7)
     return out
 
 
+def cases_by_week(*, date_from: date, date_to: date, marketplace: str | None = None) -> list[dict]:
+    """Cases filed per week (Monday first, local time), every week of the period present:
+    [{week: date, filed, resolved}] — resolved counts those of the week's filings resolved since."""
+    return _weeks(_tally(date_from, date_to, marketplace), date_from, date_to)
+
+
 def stats_summary(*, date_from: date, date_to: date, marketplace: str | None = None) -> dict:
     """Everything the statistics page shows, for one period and optionally one marketplace."""
-    qs = _cohort(date_from, date_to, marketplace)
-    totals = qs.aggregate(filed=Count("pk"), resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
-                          breached=Count("pk", filter=Q(sla_breached_at__isnull=False)),
-                          mediated=Count("pk", filter=Q(mediator__isnull=False)))
-    kw = {"date_from": date_from, "date_to": date_to, "marketplace": marketplace}
+    t = _tally(date_from, date_to, marketplace)
     return {
         "date_from": date_from, "date_to": date_to, "marketplace": marketplace,
-        "totals": totals,
-        "by_reason": cases_by(dimension="reason", **kw),
-        "by_marketplace": cases_by(dimension="marketplace", **kw),
-        "by_seller": seller_dispute_rates(**kw),
-        "by_carrier": cases_by(dimension="carrier", **kw),
-        "by_outcome": cases_by(dimension="outcome", **kw),
-        "resolution": resolution_times(**kw),
-        "by_week": cases_by_week(**kw),
+        "totals": t.totals,
+        "by_reason": _by(t, "reason"),
+        "by_marketplace": _by(t, "marketplace"),
+        "by_seller": _sellers(t, date_from, date_to, 20),
+        "by_carrier": _by(t, "carrier"),
+        "by_outcome": _by(t, "outcome"),
+        "resolution": _resolution(t),
+        "by_week": _weeks(t, date_from, date_to),
     }
 
 
