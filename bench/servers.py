@@ -29,7 +29,8 @@ WSGI = Model(
 ASGI_SINGLE = Model(
     "asgi1", "uvicorn 1 process (ASGI, as make run), CONN_MAX_AGE=0",
     (procs.PYTHON, "-m", "uvicorn", "odr.asgi:application", "--host", "127.0.0.1",
-     "--port", "{port}", "--no-access-log", "--log-level", "warning"),
+     "--port", "{port}", "--no-access-log", "--log-level", "warning",
+     "--ws-per-message-deflate", "false"),
     0,
 )
 STOCKCHAT = Model(
@@ -41,7 +42,8 @@ STOCKCHAT = Model(
 CHAT = Model(
     "chat", "uvicorn 2 workers (ASGI), odr mediation chat",
     (procs.PYTHON, "-m", "uvicorn", "odr.asgi:application", "--host", "127.0.0.1",
-     "--port", "{port}", "--workers", "2", "--no-access-log", "--log-level", "warning"),
+     "--port", "{port}", "--workers", "2", "--no-access-log", "--log-level", "warning",
+     "--ws-per-message-deflate", "false"),
     0,
 )
 

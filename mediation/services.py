@@ -368,3 +368,26 @@ def chat_digest_send(*, now=None) -> int:
                    case=Case.objects.get(pk=item.case_id), context={"count": item.count})
         sent += 1
     return sent
+
+
+def on_shop_staff_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    """`m2m_changed` of Seller.staff: people removed from a shop lose its cases' chats at once.
+    After commit, each open case of the shops concerned gets a `chat.recheck` naming the users,
+    and only their sockets re-read their membership (the periodic re-check is the safety net)."""
+    if action not in ("post_remove", "pre_clear"):
+        return
+    if reverse:  # user.seller_memberships.remove(shop, …)
+        users, shops = [instance.pk], list(pk_set or ())
+    elif action == "pre_clear":  # shop.staff.clear(): whoever is staff now
+        users, shops = list(instance.staff.values_list("pk", flat=True)), [instance.pk]
+    else:
+        users, shops = list(pk_set or ()), [instance.pk]
+    if not users or not shops:
+        return
+
+    def announce() -> None:
+        for case_id in Case.objects.filter(seller_id__in=shops).exclude(
+                state=State.CLOSED).values_list("pk", flat=True).iterator():
+            fanout.publish(case_id, {"type": "chat.recheck", "users": users})
+
+    transaction.on_commit(announce)

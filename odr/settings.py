@@ -231,6 +231,10 @@ ODR_EVIDENCE_MAX_BYTES = env.int("ODR_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1
 # those threads from queueing behind a busy loop.
 ODR_ASYNC_DB_THREADS = env.int("ODR_ASYNC_DB_THREADS", default=4)
 ODR_ASGI_SWITCH_INTERVAL = env.float("ODR_ASGI_SWITCH_INTERVAL", default=0.001)
+# How often a chat socket re-reads its user's membership anyway: removal from a shop and case
+# changes are announced at once (chat.recheck, chat.case); this catches the rest (a deactivated
+# user, a supervisor removed from the group). Writes re-check on every message.
+ODR_CHAT_RECHECK_SECONDS = env.int("ODR_CHAT_RECHECK_SECONDS", default=300)
 ODR_EVIDENCE_TYPES = {
     "image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf",
     "video/mp4", "video/quicktime", "video/webm",

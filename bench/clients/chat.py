@@ -114,6 +114,7 @@ class Client:
         self.delivered = 0
         self.late = 0  # delivered through history after a reconnect
         self.lat: list[float] = []
+        self.sent_ts: list[float] = []  # when each delivered message was sent (timeline)
         self.out_of_order = 0
         self.reconnects = 0
         self.errors: dict[str, int] = {}
@@ -128,6 +129,7 @@ class Client:
         if from_history:
             self.late += 1
         self.lat.append(now - float(parts[2]))
+        self.sent_ts.append(float(parts[2]))
 
     async def open_all(self) -> None:
         sem = asyncio.Semaphore(40)
@@ -176,7 +178,22 @@ class Client:
                 "late_via_history": self.late, "gaps": gaps, "out_of_order": self.out_of_order,
                 "reconnects": self.reconnects,
                 "errors": self.errors, "dropped": self.dropped,
-                "lat_ms": [round(x * 1000, 2) for x in self.lat]}
+                "lat_ms": [round(x * 1000, 2) for x in self.lat],
+                "timeline": self.timeline()}
+
+    def timeline(self) -> list[list[float]]:
+        """Per second of sending: [second, deliveries, p50 ms, max ms] (where latency builds up)."""
+        if not self.sent_ts:
+            return []
+        t0 = min(self.sent_ts)
+        by: dict[int, list[float]] = {}
+        for ts, lat in zip(self.sent_ts, self.lat, strict=True):
+            by.setdefault(int(ts - t0), []).append(lat)
+        out = []
+        for sec in sorted(by):
+            xs = sorted(by[sec])
+            out.append([sec, len(xs), round(xs[len(xs) // 2] * 1000), round(xs[-1] * 1000)])
+        return out
 
 
 async def main() -> None:

@@ -71,6 +71,13 @@ def drive(srv: servers.Server, mode: str, rooms: list, rate: float, seconds: int
             errors[k] = errors.get(k, 0) + v
     for k in ("gaps_live", "resumed_after_run"):
         agg[k] = sum(r.get(k, 0) for r in results)
+    seconds_seen: dict[int, list] = {}
+    for r in results:  # the clients' per-second timelines, merged (n summed, worst p50/max)
+        for sec, n, p50, mx in r.get("timeline", []):
+            cur = seconds_seen.setdefault(sec, [sec, 0, 0, 0])
+            cur[1] += n
+            cur[2], cur[3] = max(cur[2], p50), max(cur[3], mx)
+    agg["timeline"] = [seconds_seen[k] for k in sorted(seconds_seen)]
     agg.update(on_time=on_time, errors=errors, p50_ms=_pct(lat, 0.5), p99_ms=_pct(lat, 0.99),
                max_ms=lat[-1] if lat else None, connect_s=round(connect_s, 1),
                sent_rate=round(agg["sent"] / seconds, 1), cpu_pct=usage.cpu_pct,

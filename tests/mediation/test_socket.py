@@ -323,3 +323,25 @@ def test_a_silent_member_who_loses_membership_is_closed_by_the_recheck(cast, set
         assert await s.comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4403}
 
     run(go)
+
+
+def test_removal_from_the_shop_is_announced_and_closes_only_that_users_sockets(cast, settings):
+    """No waiting for the periodic re-check: the removal reaches the socket at once, from
+    either side of the relation; other members are untouched."""
+    settings.ODR_CHAT_RECHECK_SECONDS = 10_000
+    case = cast.case("in_mediation")
+
+    async def go():
+        seller, buyer = Socket(cast.seller, case.pk), Socket(cast.buyer, case.pk)
+        await seller.open()
+        await buyer.open()
+        await database_sync_to_async(lambda: cast.seller.seller_memberships.remove(case.seller))()
+        assert (await seller.recv_type("error", timeout=3))["code"] == "forbidden"
+        assert await seller.comm.receive_output(timeout=2) == {"type": "websocket.close",
+                                                               "code": 4403}
+        assert [f for f in await buyer.drain() if f["type"] in ("error", "message")] == []
+        await buyer.send({"type": "ping"})
+        assert await buyer.recv_type("pong") == {"type": "pong"}
+        await buyer.close()
+
+    run(go)
