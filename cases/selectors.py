@@ -35,7 +35,8 @@ def case_get(*, user, case_id: int) -> Case | None:
     shipments = Shipment.objects.select_related("carrier").prefetch_related("events")
     return (
         cases_visible_to(user)
-        .select_related("buyer", "seller", "marketplace", "order", "payment__partner", "mediator")
+        .select_related("buyer", "seller", "marketplace", "order__marketplace", "order__seller",
+                        "payment__partner", "mediator")
         .prefetch_related(
             "order__lines",
             Prefetch("order__shipments", queryset=shipments),

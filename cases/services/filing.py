@@ -7,13 +7,24 @@ import puremagic
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from cases import roles
 from cases.errors import Conflict, InvalidInput, NotFound
 from cases.events import CaseEvent, publish_on_commit
-from cases.models import Case, Evidence, Order, Reason, Remedy, State, TimelineEntry
-from cases.policy import due_at_for_state, policy_for
+from cases.models import (
+    Case,
+    DeadlineExtension,
+    Evidence,
+    Order,
+    Payment,
+    Reason,
+    Remedy,
+    State,
+    TimelineEntry,
+)
+from cases.policy import Policy, due_at_for_state, policy_for
 from escrow.services import escrow_instruct
 
 # Complaints about the item itself need the item to have arrived.
@@ -43,9 +54,8 @@ def timeline_record(
     return entry
 
 
-def _check_eligibility(*, order: Order, reason: str, claimed_amount: int, now) -> None:
-    policy = policy_for(order.marketplace)
-    paid = order.payments.first()
+def _check_eligibility(*, order: Order, paid: Payment | None, policy: Policy, reason: str,
+                       claimed_amount: int, now) -> None:
     ceiling = (paid.amount - paid.refunded_amount) if paid else order.total
     if claimed_amount <= 0:
         raise InvalidInput("Amount must be positive", fields={
@@ -88,27 +98,33 @@ def case_file(
         with transaction.atomic():
             order = (
                 Order.objects.select_related("marketplace", "buyer", "seller")
-                .filter(pk=order_id, buyer__user_id=getattr(actor, "pk", -1)).first()
+                .filter(pk=order_id, buyer__user_id=getattr(actor, "pk", -1))
+                .first()
             )
             if order is None:  # someone else's order looks exactly like a missing one
                 raise NotFound("Order not found", fields={"order": ["Không tìm thấy đơn hàng."]})
-            _check_eligibility(order=order, reason=reason, claimed_amount=claimed_amount, now=now)
-            if Case.objects.filter(order=order).exclude(state=State.CLOSED).exists():
-                raise Conflict("This order already has an open case", code="case_exists")
-            payment = order.payments.select_related("partner").first()
+            payment = order.payments.first()
+            policy = policy_for(order.marketplace)
+            _check_eligibility(order=order, paid=payment, policy=policy, reason=reason,
+                               claimed_amount=claimed_amount, now=now)
+            # One open case per order: the partial unique constraint decides (IntegrityError
+            # below), which also settles two filings racing for the same order.
             case = Case.objects.create(
                 order=order, payment=payment, buyer=order.buyer, seller=order.seller,
                 marketplace=order.marketplace, reason=reason, desired_outcome=desired_outcome,
                 claimed_amount=claimed_amount, description=description.strip(),
                 language=language, filed_by=actor, filed_at=now,
-                due_at=due_at_for_state(
-                    state=State.AWAITING_SELLER, policy=policy_for(order.marketplace), now=now),
+                due_at=due_at_for_state(state=State.AWAITING_SELLER, policy=policy, now=now),
             )
+            # Filed this instant, so no deadline extension exists: knowing it spares the
+            # answer's `actions` a query.
+            prefetch_related_objects(
+                [case], Prefetch("extensions", queryset=DeadlineExtension.objects.none()))
             timeline_record(case=case, actor=actor, action="file", to_state=case.state,
                             data={"claimed_amount": claimed_amount, "reason": reason})
             escrow_instruct(case=case, kind="hold", amount=claimed_amount,
                             reason=f"{case.reference} opened")
-    except IntegrityError as exc:  # two filings raced past the check: the constraint decides
+    except IntegrityError as exc:
         raise Conflict("This order already has an open case", code="case_exists") from exc
     return case
 

@@ -123,8 +123,29 @@ def test_a_dispute_end_to_end_over_http(api, order, buyer_user, seller_user, med
     assert r.json()["state"] == "decided"
     assert sorted(buyer.get(f"/api/v1/cases/{case_id}/actions/").json()["actions"]) == [
         "add_evidence", "appeal"]
-    assert [t["action"] for t in r.json()["timeline"]] == [
+    # An action answers with the case as written; the dossier is one GET away at Location.
+    assert r["Location"] == f"/api/v1/cases/{case_id}/"
+    detail = mediator.get(r["Location"]).json()
+    assert [t["action"] for t in detail["timeline"]] == [
         "file", "make_offer", "escalate", "assign", "decide"]
+
+
+def test_an_action_answers_with_the_case_as_written(api, order, buyer_user, seller_user):
+    case_id = api(buyer_user).post("/api/v1/cases/", filing(order), format="json").json()["id"]
+    r = api(seller_user).post(f"/api/v1/cases/{case_id}/offer/",
+                              {"remedy": "partial_refund", "amount": 100_000}, format="json")
+    assert r.status_code == 200 and r["Location"] == f"/api/v1/cases/{case_id}/"
+    body = r.json()
+    listed = api(seller_user).get("/api/v1/cases/").json()["results"][0]
+    assert {k: body[k] for k in listed} == listed  # the list's fields, same values
+    assert (body["open_offer_remedy"], body["open_offer_amount"]) == ("partial_refund", 100_000)
+    assert body["actions"] == sorted(
+        api(seller_user).get(f"/api/v1/cases/{case_id}/actions/").json()["actions"])
+    r = api(buyer_user).post(f"/api/v1/cases/{case_id}/counter-offer/",
+                             {"remedy": "partial_refund", "amount": 200_000}, format="json")
+    assert r.status_code == 200 and r.json()["state"] == "awaiting_seller"
+    assert r.json()["actions"] == api(buyer_user).get(
+        f"/api/v1/cases/{case_id}/actions/").json()["actions"]
 
 
 # --- visibility: a buyer, a seller, a mediator and a stranger on every endpoint --------------

@@ -2,8 +2,9 @@
 with 1 and with 20 cases / timeline entries / offers / evidence / shipment events / order lines /
 seller staff. Each count is also pinned, so a new query shows up here first.
 
-The filing count includes the work the request does after commit (timeline event subscribers:
-notifications, the chat system message, the escrow enqueue), because a real request pays it."""
+Writes are counted twice: the request itself (the production path, where the case event's
+subscribers run in the Celery worker after commit), and with those subscribers run inline after
+commit, as the embedded default (`make run` without Redis) does."""
 
 from datetime import timedelta
 
@@ -13,19 +14,35 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases.models import Evidence, Offer, Shipment, ShipmentEvent, TimelineEntry
-from cases.services import case_file
+from cases.services import case_counter_offer, case_file, case_offer
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
 FILE_BODY = {"reason": "damaged", "desired_outcome": "full_refund", "claimed_amount": 450_000,
              "description": "Hộp chè bị móp, gói bên trong rách."}
+OFFER_BODY = {"remedy": "partial_refund", "amount": 100_000, "note": "Hỗ trợ 100.000 ₫"}
+COUNTER_BODY = {"remedy": "partial_refund", "amount": 300_000, "note": "Xin 300.000 ₫"}
 
-# Pinned counts (update deliberately, with the reason, when an endpoint changes).
-# Counted on the embedded SQLite test database (PostgreSQL adds no query to these paths).
-FILING_QUERIES = 33  # the same with 1 or 20 seller staff (notifications are bulk-inserted)
-DETAIL_QUERIES_BUYER = 14  # 13 + the deadline-extensions prefetch (2026-11-23)
-DETAIL_QUERIES_SELLER = 14
+# Pinned counts (update deliberately, with the reason, when an endpoint changes), counted on the
+# embedded SQLite test database: savepoints included (the test wraps each request in a
+# transaction, so the request's own atomic block is a SAVEPOINT … RELEASE pair).
+# (Tests authenticate without a token; over HTTP the token lookup adds one query to each.)
+# Filing: order (+ marketplace, buyer, seller), payment, case (the one-open-case-per-order
+# constraint is the check), timeline entry, hold instruction, the actor's shops (for `actions`)
+# + 2 savepoint lines. It was 13: the 201 re-read the case (+ the reader's groups), the payment
+# was read twice, an EXISTS query checked for an open case, `actions` read deadline extensions.
+FILING_QUERIES = 8
+FILING_QUERIES_INLINE = 28  # + the `file` event's subscribers run inline (notifications, chat)
+# Offer / counter-offer: lock (+ marketplace, buyer, seller, order), the actor's shops, offers
+# superseded, offer, case, timeline entry, deadline extensions (for `actions`) + 2 savepoint
+# lines. They were 20 with the answer re-reading the whole dossier (groups + case + 9 prefetches).
+OFFER_QUERIES = 9
+COUNTER_OFFER_QUERIES = 9
+# Detail: the reader's groups and shops, the case (+ order with its marketplace and seller,
+# payment, …), 9 prefetches. Was 14: the order's marketplace and seller took a query each.
+DETAIL_QUERIES_BUYER = 12
+DETAIL_QUERIES_SELLER = 12
 LIST_QUERIES_BUYER = 3
 
 
@@ -53,38 +70,77 @@ def _world(n: int):
     return buyer_user, staff, order
 
 
+def _fresh(user):
+    """The user as a request sees it: no memberships cached on the object yet."""
+    return type(user).objects.get(pk=user.pk)
+
+
 def _count(fn) -> int:
     with CaptureQueriesContext(connection) as ctx:
         fn()
     return len(ctx.captured_queries)
 
 
-def _filing_queries(api, django_capture_on_commit_callbacks, n: int) -> int:
+def _filing_queries(api, django_capture_on_commit_callbacks, n: int, *, inline: bool) -> int:
     buyer_user, _, order = _world(n)
-    client = api(buyer_user)
+    client = api(_fresh(buyer_user))
 
     def post():
-        with django_capture_on_commit_callbacks(execute=True):
+        with django_capture_on_commit_callbacks(execute=inline):
             r = client.post("/api/v1/cases/", {**FILE_BODY, "order": order.pk}, format="json")
         assert r.status_code == 201, r.content
 
     return _count(post)
 
 
-def test_filing_query_count_does_not_grow(api, django_capture_on_commit_callbacks):
-    small = _filing_queries(api, django_capture_on_commit_callbacks, 1)
-    large = _filing_queries(api, django_capture_on_commit_callbacks, 20)
-    assert (small, large) == (FILING_QUERIES, FILING_QUERIES)
+@pytest.mark.parametrize(("inline", "pinned"), [(False, FILING_QUERIES),
+                                                (True, FILING_QUERIES_INLINE)])
+def test_filing_query_count_does_not_grow(api, django_capture_on_commit_callbacks, inline,
+                                          pinned):
+    small = _filing_queries(api, django_capture_on_commit_callbacks, 1, inline=inline)
+    large = _filing_queries(api, django_capture_on_commit_callbacks, 20, inline=inline)
+    assert (small, large) == (pinned, pinned)
 
 
 def test_filing_query_count_pinned(api, django_assert_num_queries,
                                    django_capture_on_commit_callbacks):
     buyer_user, _, order = _world(1)
-    client = api(buyer_user)
-    with django_assert_num_queries(FILING_QUERIES), \
+    client = api(_fresh(buyer_user))
+    with django_assert_num_queries(FILING_QUERIES_INLINE), \
             django_capture_on_commit_callbacks(execute=True):
         r = client.post("/api/v1/cases/", {**FILE_BODY, "order": order.pk}, format="json")
     assert r.status_code == 201
+
+
+def _negotiating_case(n: int):
+    """A case the seller has offered on and the buyer countered n times (n offers, 2n + 1
+    timeline entries), of a shop with n staff; back with the seller to answer."""
+    buyer_user, staff, order = _world(n)
+    case = case_file(actor=buyer_user, order_id=order.pk, **FILE_BODY)
+    for _ in range(n):
+        case_offer(case_id=case.pk, actor=staff[0], **OFFER_BODY)
+        case_counter_offer(case_id=case.pk, actor=buyer_user, **COUNTER_BODY)
+    return case, buyer_user, staff[-1]
+
+
+def _transition_queries(api, n: int) -> tuple[int, int]:
+    case, buyer_user, seller_user = _negotiating_case(n)
+    seller, buyer = api(_fresh(seller_user)), api(_fresh(buyer_user))
+
+    def offer():
+        r = seller.post(f"/api/v1/cases/{case.pk}/offer/", OFFER_BODY, format="json")
+        assert r.status_code == 200, r.content
+
+    def counter():
+        r = buyer.post(f"/api/v1/cases/{case.pk}/counter-offer/", COUNTER_BODY, format="json")
+        assert r.status_code == 200, r.content
+
+    return _count(offer), _count(counter)
+
+
+def test_transition_query_counts_do_not_grow(api):
+    pinned = (OFFER_QUERIES, COUNTER_OFFER_QUERIES)
+    assert [_transition_queries(api, 1), _transition_queries(api, 20)] == [pinned, pinned]
 
 
 def _rich_case(n: int):
