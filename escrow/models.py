@@ -39,7 +39,8 @@ class EscrowInstruction(models.Model):
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Indexed only while in flight (escrow_due_inflight_idx): the claim is its one reader.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     # Retried until then (creation + ESCROW_RETRY_WINDOW_HOURS; a manual retry restarts it).
     give_up_at = models.DateTimeField(null=True, blank=True)
     # A worker's claim: nobody else sends the row before lease_until.
@@ -57,8 +58,14 @@ class EscrowInstruction(models.Model):
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="escrow_amount_positive")
         ]
         indexes = [
-            models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["payment", "created_at"]),
+            # The claim walks the rows it may send in due order and stops at its limit; partial,
+            # so it holds only what is in flight however many confirmed rows pile up.
+            models.Index(fields=["next_attempt_at"], name="escrow_due_inflight_idx",
+                         condition=models.Q(status__in=("pending", "accepted"))),
+            # "Is an earlier instruction of this payment still unsettled?" per candidate row.
+            models.Index(fields=["payment", "created_at"], name="escrow_pay_inflight_idx",
+                         condition=models.Q(status__in=("pending", "accepted"))),
         ]
 
     def __str__(self) -> str:

@@ -10,8 +10,9 @@ the payment's amount, and what a chargeback took back is never refunded (or rele
 import logging
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from cases import roles
@@ -158,42 +159,109 @@ def escrow_confirm(*, instruction_id, partner_reference: str = "", amount: int |
         if amount is not None and amount != instruction.amount:
             raise InvalidInput("Confirmed amount differs from the instruction", code="amount_mismatch",
                                fields={"amount": [f"Lệnh là {instruction.amount} ₫."]})
-        if instruction.status == Status.CONFIRMED:
-            return instruction, False
-        if instruction.status == Status.CANCELLED:
-            # Money moved at the partner for an instruction we gave up on: a human must look.
-            log.error("partner confirmed cancelled escrow instruction %s", instruction.pk)
-            _timeline(case=instruction.case, actor=SYSTEM, action="escrow_confirmed_after_cancel",
-                      reason="Đối tác xác nhận một lệnh đã hủy: cần giám sát viên đối soát.",
-                      data={"instruction": str(instruction.pk), "kind": instruction.kind,
-                            "amount": instruction.amount})
-            return instruction, False
-        _apply_to_payment(payment, instruction.kind, instruction.amount)
-        payment.save(update_fields=["held_amount", "released_amount", "refunded_amount"])
-        now = timezone.now()
-        instruction.status = Status.CONFIRMED
-        instruction.confirmed_at = now
-        instruction.partner_reference = (partner_reference or instruction.partner_reference)[:100]
-        instruction.lease_until, instruction.lease_token, instruction.last_error = None, "", ""
-        instruction.save()
-        _timeline(case=instruction.case, actor=SYSTEM, action="escrow_confirmed",
-                  data={"kind": instruction.kind, "amount": instruction.amount,
-                        "instruction": str(instruction.pk),
-                        "partner_reference": instruction.partner_reference, "source": source})
-        _close_after_commit(instruction)
-        _wake_next(payment.pk)
-    return instruction, True
+        applied = _confirm_locked(payment, instruction, partner_reference, source, timezone.now())
+        if applied:
+            payment.save(update_fields=PAYMENT_POSITION)
+            instruction.save(update_fields=CONFIRMED_FIELDS)
+            _wake_next([payment.pk])
+    return instruction, applied
 
 
-def _wake_next(payment_id: int) -> None:
-    """The payment's next instruction was waiting for this one: enqueue it after commit
-    instead of leaving it to the sweep (a duplicate enqueue finds the row claimed, harmlessly)."""
+PAYMENT_POSITION = ["held_amount", "released_amount", "refunded_amount"]
+CONFIRMED_FIELDS = ["status", "confirmed_at", "partner_reference", "lease_until", "lease_token",
+                    "last_error", "updated_at"]
+
+
+def escrow_confirm_many(*, confirmations: list[tuple[str, str]], source: str = "sync") -> list[bool]:
+    """`escrow_confirm` for several (instruction id, partner reference) at once, inside the
+    caller's transaction: the delivery worker records a batch of 200s with a handful of
+    queries instead of seven each. Same rules and the same entries, one by one; payments are
+    locked in id order, then the instructions (lock order payment → instruction). Returns, per
+    confirmation, whether it was applied now."""
+    assert transaction.get_connection().in_atomic_block, "escrow_confirm_many needs a transaction"
+    ids = [instruction_id for instruction_id, _ in confirmations]
+    payments = {p.pk: p for p in Payment.objects.select_for_update(of=("self",)).filter(
+        pk__in=EscrowInstruction.objects.filter(pk__in=ids).values("payment_id")).order_by("pk")}
+    locked = {str(i.pk): i for i in EscrowInstruction.objects.select_for_update(of=("self",))
+              .select_related("case").filter(pk__in=ids).order_by("pk")}
+    rows = [locked[str(instruction_id)] for instruction_id in ids]
+    now = timezone.now()
+    applied = [_confirm_locked(payments[row.payment_id], row, reference, source, now)
+               for row, (_, reference) in zip(rows, confirmations, strict=True)]
+    confirmed = [row for row, applied_now in zip(rows, applied, strict=True) if applied_now]
+    if confirmed:
+        moved = [payments[pk] for pk in sorted({row.payment_id for row in confirmed})]
+        kinds = {row.kind for row in confirmed}
+        rows_update(moved, [name for name, kind in POSITION_FIELDS if kind in kinds])
+        same = {name: getattr(confirmed[0], name) for name in CONFIRMED_FIELDS}
+        del same["partner_reference"]  # the only field that differs from row to row
+        rows_update(confirmed, ["partner_reference"], **same)
+        _wake_next([payment.pk for payment in moved])
+    return applied
+
+
+# The payment columns an instruction of each kind moves.
+POSITION_FIELDS = [("held_amount", kind) for kind in Kind] + [
+    ("released_amount", Kind.RELEASE), ("refunded_amount", Kind.REFUND)]
+
+
+def rows_update(rows: list, varying: list[str], **same) -> None:
+    """One UPDATE for several rows of one model: `same` for all of them and, for each field in
+    `varying` (deduplicated), each row's own value through a CASE on the pk. Cheaper than
+    `bulk_update`, whose CASE for every field of every row cost more CPU than the rest of
+    recording a batch."""
+    if not rows:
+        return
+    meta, cast = rows[0]._meta, transaction.get_connection().features.requires_casted_case_in_updates
+    for name in dict.fromkeys(varying):
+        field = meta.get_field(name)
+        case = models.Case(*[models.When(pk=row.pk, then=models.Value(getattr(row, field.attname),
+                                                                      output_field=field))
+                             for row in rows], output_field=field)
+        same[field.attname] = Cast(case, output_field=field) if cast else case
+    type(rows[0]).objects.filter(pk__in=[row.pk for row in rows]).update(**same)
+
+
+def _confirm_locked(payment: Payment, instruction: EscrowInstruction, partner_reference: str,
+                    source: str, now) -> bool:
+    """The confirmation itself, both rows locked by the caller; saving them is the caller's
+    (one row, or a batch). False when there is nothing to apply."""
+    if instruction.status == Status.CONFIRMED:
+        return False
+    if instruction.status == Status.CANCELLED:
+        # Money moved at the partner for an instruction we gave up on: a human must look.
+        log.error("partner confirmed cancelled escrow instruction %s", instruction.pk)
+        _timeline(case=instruction.case, actor=SYSTEM, action="escrow_confirmed_after_cancel",
+                  reason="Đối tác xác nhận một lệnh đã hủy: cần giám sát viên đối soát.",
+                  data={"instruction": str(instruction.pk), "kind": instruction.kind,
+                        "amount": instruction.amount})
+        return False
+    _apply_to_payment(payment, instruction.kind, instruction.amount)
+    instruction.status = Status.CONFIRMED
+    instruction.confirmed_at = now
+    instruction.updated_at = now  # a bulk update does not run auto_now
+    instruction.partner_reference = (partner_reference or instruction.partner_reference)[:100]
+    instruction.lease_until, instruction.lease_token, instruction.last_error = None, "", ""
+    _timeline(case=instruction.case, actor=SYSTEM, action="escrow_confirmed",
+              data={"kind": instruction.kind, "amount": instruction.amount,
+                    "instruction": str(instruction.pk),
+                    "partner_reference": instruction.partner_reference, "source": source})
+    _close_after_commit(instruction)
+    return True
+
+
+def _wake_next(payment_ids: list[int]) -> None:
+    """The payments' next instructions were waiting for these: enqueue them after commit
+    instead of leaving them to the sweep (a duplicate enqueue finds the row claimed, harmlessly)."""
     if not conf.enqueue_on_commit():
         return
-    following = (EscrowInstruction.objects.filter(payment_id=payment_id, status=Status.PENDING)
-                 .order_by("created_at").values_list("pk", flat=True).first())
-    if following is not None:
-        transaction.on_commit(lambda: _enqueue(following))
+    first: dict[int, object] = {}
+    for pk, payment_id in (EscrowInstruction.objects
+                           .filter(payment_id__in=payment_ids, status=Status.PENDING)
+                           .order_by("created_at").values_list("pk", "payment_id")):
+        first.setdefault(payment_id, pk)
+    for pk in first.values():
+        transaction.on_commit(lambda pk=pk: _enqueue(pk))
 
 
 def _close_after_commit(instruction: EscrowInstruction) -> None:

@@ -30,13 +30,15 @@ class Command(BaseCommand):
             settings.ESCROW_READ_TIMEOUT_SECONDS = opts["read_timeout"]
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-        while True:
-            outcomes = delivery.deliver_due(limit=opts["limit"], concurrency=opts["concurrency"])
-            closed = delivery.cases_close_settled()
-            if outcomes or closed:
-                self.stdout.write(f"{dict(outcomes)} closed={closed}")
-                self.stdout.flush()
-            if not opts["loop"] or stopping:
-                return
-            if not outcomes:
-                time.sleep(opts["idle_sleep"])
+        # One courier for the whole loop: its send threads and keep-alive connections persist.
+        with delivery.Courier(opts["concurrency"]) as courier:
+            while True:
+                outcomes = courier.round(limit=opts["limit"])
+                closed = delivery.cases_close_settled()
+                if outcomes or closed:
+                    self.stdout.write(f"{dict(outcomes)} closed={closed}")
+                    self.stdout.flush()
+                if not opts["loop"] or stopping:
+                    return
+                if not outcomes:
+                    time.sleep(opts["idle_sleep"])
