@@ -93,6 +93,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         self.heartbeat: asyncio.Task | None = None
         self.pump: asyncio.Task | None = None
         self.inbox: asyncio.Queue[dict] = asyncio.Queue()
+        self.lagging = False  # fell MAX_BACKLOG events behind: being closed with 4409
         self.hub: fanout.Hub | None = None
         self.frames = TokenBucket(_limit("ODR_CHAT_FRAME_RATE", 20), _limit("ODR_CHAT_FRAME_BURST", 40))
         self.messages = TokenBucket(_limit("ODR_CHAT_MSG_RATE", 5), _limit("ODR_CHAT_MSG_BURST", 10))
@@ -153,15 +154,15 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
 
     def _enqueue(self, event: dict) -> None:
         """Called by the hub on the loop for every event of the case: queue it for the pump."""
+        if self.lagging:
+            return
         if self.inbox.qsize() >= _limit("ODR_CHAT_MAX_BACKLOG", MAX_BACKLOG):
-            if self.hub is not None:
-                hub, self.hub = self.hub, None
-                asyncio.get_running_loop().create_task(self._drop_lagging(hub))
+            self.lagging = True
+            asyncio.get_running_loop().create_task(self._drop_lagging())
             return
         self.inbox.put_nowait(event)
 
-    async def _drop_lagging(self, hub: fanout.Hub) -> None:
-        self.hub = hub
+    async def _drop_lagging(self) -> None:
         await self._leave_hub()
         if self.pump:
             self.pump.cancel()
