@@ -56,6 +56,7 @@ class Outgoing:
     url: str
     body: bytes
     secrets: tuple[str, ...]
+    case_id: int | None = None  # with payment_id, spares the confirmation a lookup
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def instructions_claim(*, limit: int, instruction_id=None, payment_id=None) -> l
             lease_token=token,
             url=row.partner.base_url.rstrip("/") + INSTRUCTION_PATH if row.partner.base_url else "",
             body=instruction_body(row),
-            secrets=tuple(s for s in row.partner.signing_secrets if s),
+            secrets=tuple(s for s in row.partner.signing_secrets if s), case_id=row.case_id,
         )
         for row in rows
     ]

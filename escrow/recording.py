@@ -71,11 +71,13 @@ def attempt_record(*, outgoing: Outgoing, result: Result) -> str:
         # One transaction: the attempt, the payment's position, the instruction, the timeline
         # (the case closes after commit).
         escrow_confirm(instruction_id=outgoing.instruction_id, payment_id=outgoing.payment_id,
-                       source="sync", attempt=attempt, partner_reference=_reference(result))
+                       case_id=outgoing.case_id, source="sync", attempt=attempt,
+                       partner_reference=_reference(result))
         return outcome
     with transaction.atomic():
         attempt.save()
-        row = EscrowInstruction.objects.select_for_update(of=("self",)).get(pk=outgoing.instruction_id)
+        row = (EscrowInstruction.objects.select_for_update(of=("self",), no_key=True)
+               .get(pk=outgoing.instruction_id))
         if _settle(row, outgoing, outcome, error):
             row.save(update_fields=SETTLED_FIELDS)
     return outcome
@@ -103,8 +105,9 @@ def _record_safely(outgoing: Outgoing, result: Result) -> str:
 
 
 def _record_batch(done: list[tuple[Outgoing, Result]]) -> list[str]:
-    """Caller holds the transaction. Payments then instructions are locked in id order, so two
-    workers' batches never wait on each other in a cycle."""
+    """Caller holds the transaction. Cases, then payments, then instructions are locked in id
+    order (escrow.services), so two workers' batches never wait on each other in a cycle, nor
+    on a case transition."""
     decided = [(outgoing, result, *classify(outgoing, result)) for outgoing, result in done]
     DeliveryAttempt.objects.bulk_create([_attempt(*row) for row in decided])
     confirmations = [(o.instruction_id, _reference(r)) for o, r, outcome, _ in decided
@@ -113,7 +116,8 @@ def _record_batch(done: list[tuple[Outgoing, Result]]) -> list[str]:
         escrow_confirm_many(confirmations=confirmations, source="sync")
     others = [(o, outcome, error) for o, _, outcome, error in decided if outcome != Outcome.CONFIRMED]
     if others:
-        rows = {str(row.pk): row for row in EscrowInstruction.objects.select_for_update(of=("self",))
+        rows = {str(row.pk): row for row in EscrowInstruction.objects
+                .select_for_update(of=("self",), no_key=True)
                 .filter(pk__in=[o.instruction_id for o, _, _ in others]).order_by("pk")}
         changed = [rows[o.instruction_id] for o, outcome, error in others
                    if _settle(rows[o.instruction_id], o, outcome, error)]

@@ -1,7 +1,21 @@
 """Escrow: what the case workflow asks of the payment partner, and what the partner tells us.
 
-Every write to escrow rows happens here. Lock order, everywhere: case (the caller's) →
-payment → instruction, so no two of these services can deadlock each other.
+Every write to escrow rows happens here. Lock order, everywhere: case → payment → instruction
+(cases in id order, then payments in id order, then instructions in id order), so no two of
+these services, nor one of them and a case transition, can deadlock each other:
+
+- A transition locks its case (`FOR UPDATE`, cases.services.workflow `_lock`), then the payment
+  (escrow_instruct). A service here that writes a timeline entry, a chargeback or anything else
+  referencing the case takes a `KEY SHARE` lock on the case row (the foreign key's check), which
+  waits for that `FOR UPDATE`: so it locks the case before the payment (`_lock_cases`), never
+  after. Waiting for a transition then happens before it holds anything the transition needs.
+- Escrow rows are locked `FOR NO KEY UPDATE` (no_key=True): no key changes, and the `KEY SHARE`
+  that an insert referencing the row takes (a delivery attempt on its instruction, an
+  instruction on its payment) neither waits for nor blocks such a lock.
+- Locking only an instruction and then writing the timeline (a partner's rejection, a dead
+  letter: no payment lock) cannot close a cycle either: its `KEY SHARE` on the case waits only
+  for a `FOR UPDATE` of the case (a transition, an assignment, a deadline), and none of those
+  waits for an instruction row.
 
 The ledger rule: the refunds and releases of a payment's non-cancelled instructions never exceed
 the payment's amount, and what a chargeback took back is never refunded (or released) again.
@@ -35,8 +49,20 @@ def _timeline(*, case: Case, actor, action: str, reason: str = "", data: dict | 
                     reason=reason, data=data or {})
 
 
+def _lock_cases(case_ids) -> None:
+    """Lock order, first step: the cases, in id order, before any payment or instruction (see
+    the module's docstring). `NO KEY UPDATE`: it waits for a transition on the case and holds
+    one off, yet lets other writers insert rows referencing the case (timeline, chat)."""
+    list(Case.objects.select_for_update(of=("self",), no_key=True)
+         .filter(pk__in=case_ids).order_by("pk").values_list("pk", flat=True))
+
+
 def _lock_payment(payment_id: int) -> Payment:
-    return Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
+    return Payment.objects.select_for_update(of=("self",), no_key=True).get(pk=payment_id)
+
+
+def _lock_instructions():
+    return EscrowInstruction.objects.select_for_update(of=("self",), no_key=True)
 
 
 def _committed(payment_id: int) -> int:
@@ -53,7 +79,8 @@ def _charged_back(payment_id: int) -> int:
 
 
 # --- outbox ---------------------------------------------------------------------------------
-def escrow_instruct(*, case, kind: str, amount: int, reason: str = "") -> EscrowInstruction | None:
+def escrow_instruct(*, case, kind: str, amount: int, reason: str = "",
+                    deliver_on_commit: bool = True) -> EscrowInstruction | None:
     """Write an instruction to the outbox. Must run inside the transaction of the transition
     that needs it, so the two commit or fail together; delivery starts after commit and the
     periodic sweep picks up anything the enqueue lost.
@@ -135,27 +162,29 @@ def _apply_to_payment(payment: Payment, kind: str, amount: int) -> None:
 
 
 def escrow_confirm(*, instruction_id, partner_reference: str = "", amount: int | None = None,
-                   source: str = "sync", payment_id: int | None = None,
+                   source: str = "sync", payment_id: int | None = None, case_id: int | None = None,
                    attempt: DeliveryAttempt | None = None) -> tuple[EscrowInstruction, bool]:
     """Apply the partner's confirmation of an instruction; returns (instruction, applied now).
 
     Idempotent: a second confirmation (duplicate callback, replayed 200, a confirmation racing
     a delivery worker) finds the row confirmed and changes nothing. The payment's escrow
     position moves under the payment lock, then a timeline entry `escrow_confirmed` tells both
-    parties, and a resolved case whose money is all settled is closed. `payment_id` saves a
-    lookup when the caller knows it; `attempt` (unsaved) is stored in the same transaction."""
+    parties, and a resolved case whose money is all settled is closed. `payment_id` and
+    `case_id` save a lookup when the caller knows both; `attempt` (unsaved) is stored in the
+    same transaction. Locks case → payment → instruction."""
     with transaction.atomic():
         if attempt is not None:  # the delivery attempt that brought the confirmation
             attempt.save()
-        if payment_id is None:
-            head = EscrowInstruction.objects.filter(pk=instruction_id).values("payment_id").first()
+        if payment_id is None or case_id is None:
+            head = (EscrowInstruction.objects.filter(pk=instruction_id)
+                    .values("payment_id", "case_id").first())
             if head is None:
                 raise NotFound("Unknown escrow instruction", code="unknown_instruction",
                                fields={"instruction_id": ["Không có lệnh ký quỹ này."]})
-            payment_id = head["payment_id"]
+            payment_id, case_id = head["payment_id"], head["case_id"]
+        _lock_cases([case_id])
         payment = _lock_payment(payment_id)
-        instruction = (EscrowInstruction.objects.select_for_update(of=("self",))
-                       .select_related("case").get(pk=instruction_id))
+        instruction = _lock_instructions().select_related("case").get(pk=instruction_id)
         if amount is not None and amount != instruction.amount:
             raise InvalidInput("Confirmed amount differs from the instruction", code="amount_mismatch",
                                fields={"amount": [f"Lệnh là {instruction.amount} ₫."]})
@@ -175,14 +204,15 @@ CONFIRMED_FIELDS = ["status", "confirmed_at", "partner_reference", "lease_until"
 def escrow_confirm_many(*, confirmations: list[tuple[str, str]], source: str = "sync") -> list[bool]:
     """`escrow_confirm` for several (instruction id, partner reference) at once, inside the
     caller's transaction: the delivery worker records a batch of 200s with a handful of
-    queries instead of seven each. Same rules and the same entries, one by one; payments are
-    locked in id order, then the instructions (lock order payment → instruction). Returns, per
-    confirmation, whether it was applied now."""
+    queries instead of seven each. Same rules and the same entries, one by one; the cases are
+    locked in id order, then the payments, then the instructions (lock order case → payment →
+    instruction). Returns, per confirmation, whether it was applied now."""
     assert transaction.get_connection().in_atomic_block, "escrow_confirm_many needs a transaction"
     ids = [instruction_id for instruction_id, _ in confirmations]
-    payments = {p.pk: p for p in Payment.objects.select_for_update(of=("self",)).filter(
+    _lock_cases(EscrowInstruction.objects.filter(pk__in=ids).values("case_id"))
+    payments = {p.pk: p for p in Payment.objects.select_for_update(of=("self",), no_key=True).filter(
         pk__in=EscrowInstruction.objects.filter(pk__in=ids).values("payment_id")).order_by("pk")}
-    locked = {str(i.pk): i for i in EscrowInstruction.objects.select_for_update(of=("self",))
+    locked = {str(i.pk): i for i in _lock_instructions()
               .select_related("case").filter(pk__in=ids).order_by("pk")}
     rows = [locked[str(instruction_id)] for instruction_id in ids]
     now = timezone.now()
@@ -265,8 +295,8 @@ def _wake_next(payment_ids: list[int]) -> None:
 
 
 def _close_after_commit(instruction: EscrowInstruction) -> None:
-    """Close a resolved case once its money is settled, after the outermost commit: the case
-    lock is taken last and alone, never while holding the payment lock (lock order)."""
+    """Close a resolved case once its money is settled, after the outermost commit: the closing
+    transition runs in a transaction of its own, once this one has released its locks."""
     if instruction.case.state != State.RESOLVED:
         return
     from cases.services import case_close_if_settled
@@ -291,8 +321,7 @@ def escrow_dead_letter(*, instruction: EscrowInstruction, error: str) -> None:
 def escrow_reject(*, instruction_id, error: str) -> EscrowInstruction:
     """The partner says (by signed callback) it will not carry out the instruction."""
     with transaction.atomic():
-        instruction = (EscrowInstruction.objects.select_for_update(of=("self",))
-                       .select_related("case").filter(pk=instruction_id).first())
+        instruction = _lock_instructions().select_related("case").filter(pk=instruction_id).first()
         if instruction is None:
             raise NotFound("Unknown escrow instruction", code="unknown_instruction",
                            fields={"instruction_id": ["Không có lệnh ký quỹ này."]})
@@ -305,12 +334,12 @@ def escrow_reject(*, instruction_id, error: str) -> EscrowInstruction:
 def _supervised(instruction_id, actor) -> tuple[Payment, EscrowInstruction]:
     if not roles.is_supervisor(actor):
         raise NotFound("Unknown escrow instruction")
-    head = EscrowInstruction.objects.filter(pk=instruction_id).values("payment_id").first()
+    head = EscrowInstruction.objects.filter(pk=instruction_id).values("payment_id", "case_id").first()
     if head is None:
         raise NotFound("Unknown escrow instruction")
+    _lock_cases([head["case_id"]])
     payment = _lock_payment(head["payment_id"])
-    instruction = (EscrowInstruction.objects.select_for_update(of=("self",))
-                   .select_related("case").get(pk=instruction_id))
+    instruction = _lock_instructions().select_related("case").get(pk=instruction_id)
     return payment, instruction
 
 
@@ -375,12 +404,14 @@ def chargeback_record(*, partner, external_id: str, payment: Payment, amount: in
         raise InvalidInput("Bad chargeback amount",
                            fields={"amount": [f"Phải từ 1 đến {payment.amount} ₫."]})
     with transaction.atomic():
+        # Lock order: the open case of the order (at most one) before the payment.
+        case = (Case.objects.select_for_update(of=("self",), no_key=True)
+                .filter(order_id=payment.order_id).exclude(state=State.CLOSED)
+                .order_by("-filed_at").first())
         payment = _lock_payment(payment.pk)
         existing = Chargeback.objects.filter(partner=partner, external_id=external_id).first()
         if existing is not None:
             return existing, False
-        case = (Case.objects.filter(order_id=payment.order_id).exclude(state=State.CLOSED)
-                .order_by("-filed_at").first())
         chargeback = Chargeback.objects.create(
             partner=partner, external_id=external_id, payment=payment, case=case, amount=amount,
             reason=reason[:200], opened_at=opened_at,
@@ -401,7 +432,7 @@ def _cancel_uncovered(payment: Payment) -> None:
     if excess <= 0:
         return
     candidates = (
-        EscrowInstruction.objects.select_for_update(of=("self",)).select_related("case")
+        _lock_instructions().select_related("case")
         .filter(payment=payment, kind__in=SETTLING)
         .filter(Q(status=Status.DEAD) | Q(status=Status.PENDING, attempts=0))
     )
