@@ -186,9 +186,11 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: a refused or missing credential is then a 401 with `WWW-Authenticate: Token`
+    # (DRF answers with the first class's challenge; the session class has none, hence 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "odr.auth.RoleAwareTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -13,10 +13,9 @@ from odr.asyncdb import db
 
 
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    from odr.auth import user_for_token
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token is not None else None
+    return user_for_token(key)
 
 
 def _token(scope) -> str | None:

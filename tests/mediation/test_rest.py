@@ -43,7 +43,7 @@ def test_history_pages_forward_and_back_with_the_same_caucus_rules(api, case, bu
 
 
 @pytest.mark.parametrize("who", ["stranger", "other_mediator", "anonymous"])
-def test_non_members_get_404_anonymous_403_and_nothing_changes(api, case, stranger, who):
+def test_non_members_get_404_anonymous_401_and_nothing_changes(api, case, stranger, who):
     from tests import factories as f
 
     user = {"stranger": stranger, "other_mediator": f.mediator(username="m2"),
@@ -51,8 +51,9 @@ def test_non_members_get_404_anonymous_403_and_nothing_changes(api, case, strang
     url = f"/api/v1/cases/{case.pk}/messages/"
     get = api(user).get(url)
     made = api(user).post(url, {"body": "xin chào", "client_id": "x"}, format="json")
-    # Session auth comes first in the project's DRF settings: anonymous is 403 not_authenticated.
-    expected = (403, "not_authenticated") if user is None else (404, "not_found")
+    # Token auth comes first in the project's DRF settings: anonymous is 401 not_authenticated
+    # (with a `WWW-Authenticate: Token` challenge).
+    expected = (401, "not_authenticated") if user is None else (404, "not_found")
     assert (get.status_code, get.json()["error"]["code"]) == expected
     assert (made.status_code, made.json()["error"]["code"]) == expected
     assert ChatMessage.objects.count() == 0
