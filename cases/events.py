@@ -25,6 +25,9 @@ class CaseEvent:
     actor_id: int | None
     actor_role: str
     data: dict = field(default_factory=dict)
+    # Escrow instructions written in the same transaction: their delivery is started by this
+    # event's dispatch (escrow's subscriber), so the request sends one message, not two.
+    escrow_ids: tuple[str, ...] = ()
 
 
 Subscriber = Callable[[CaseEvent], None]
@@ -51,7 +54,9 @@ def _enqueue(event: CaseEvent) -> None:
     from cases.tasks import case_event_dispatch
 
     try:
-        case_event_dispatch.delay(asdict(event))
+        # A short argsrepr: Celery would otherwise saferepr() the whole event for its logs.
+        case_event_dispatch.apply_async(
+            (asdict(event),), argsrepr=f"(case {event.case_id}: {event.action})")
     except Exception:  # broker unreachable: do the work here rather than lose it
         log.exception("could not enqueue %s; dispatching inline", event)
         dispatch(event)

@@ -5,7 +5,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from cases import roles
-from cases.models import Case, Offer, Seller, Shipment, State, TimelineEntry
+from cases.models import Case, DeadlineExtension, Offer, Seller, Shipment, State, TimelineEntry
 
 # Actions that are not transitions of the state machine but are offered to users all the same.
 _SYSTEM_ONLY = {
@@ -85,6 +85,17 @@ def case_actions_for(case: Case, user) -> list[str]:
         actions.add("evidence_request")
     actions.update(_extension_actions(case, user))
     return sorted(actions)
+
+
+def case_has_no_extensions(case: Case) -> None:
+    """Tell the case it has no deadline extension (known from the query that loaded it, or
+    because it was filed this instant): `actions` then asks the database nothing about them.
+    An evaluated empty result, as a prefetch would leave it; an unevaluated `.none()` would
+    still be compiled on every read."""
+    empty = DeadlineExtension.objects.none()
+    empty._result_cache = []
+    case._prefetched_objects_cache = {**getattr(case, "_prefetched_objects_cache", {}),
+                                      "extensions": empty}
 
 
 def _conflicted(user, case: Case) -> bool:

@@ -88,7 +88,10 @@ def escrow_instruct(*, case, kind: str, amount: int, reason: str = "",
     Refunds and releases lock the payment row and are refused (409 `escrow_overcommitted`,
     rolling the transition back) when they would promise more than was paid: two concurrent
     resolutions can never refund the same money twice. The part of a refund or release that a
-    chargeback already took back is written as a cancelled instruction, with a timeline entry."""
+    chargeback already took back is written as a cancelled instruction, with a timeline entry.
+
+    deliver_on_commit=False: the caller hands the instruction to the case event of the same
+    transaction (timeline_record(escrow=…)), whose dispatch starts the delivery."""
     if case.payment_id is None or amount <= 0:
         return None
     assert transaction.get_connection().in_atomic_block, "escrow_instruct needs a transaction"
@@ -114,9 +117,16 @@ def escrow_instruct(*, case, kind: str, amount: int, reason: str = "",
                 return None
     instruction = _write(case=case, payment=payment, kind=kind, amount=amount,
                          status=Status.PENDING, reason=reason)
-    if conf.enqueue_on_commit():
+    if deliver_on_commit and conf.enqueue_on_commit():
         transaction.on_commit(lambda: _enqueue(instruction.pk))
     return instruction
+
+
+def on_case_event(event) -> None:
+    """Start delivering the instructions a case event carries (see escrow_instruct)."""
+    if conf.enqueue_on_commit():
+        for instruction_id in event.escrow_ids:
+            _enqueue(instruction_id)
 
 
 def _write(*, case, payment, kind: str, amount: int, status: str, reason: str,

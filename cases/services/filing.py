@@ -7,7 +7,6 @@ import puremagic
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from cases import roles
@@ -15,7 +14,6 @@ from cases.errors import Conflict, InvalidInput, NotFound
 from cases.events import CaseEvent, publish_on_commit
 from cases.models import (
     Case,
-    DeadlineExtension,
     Evidence,
     Order,
     Payment,
@@ -25,6 +23,7 @@ from cases.models import (
     TimelineEntry,
 )
 from cases.policy import Policy, due_at_for_state, policy_for
+from cases.selectors import case_has_no_extensions
 from escrow.services import escrow_instruct
 
 # Complaints about the item itself need the item to have arrived.
@@ -36,9 +35,10 @@ ITEM_REASONS = {
 
 def timeline_record(
     *, case: Case, actor, action: str, from_state: str = "", to_state: str = "",
-    reason: str = "", data: dict | None = None, publish: bool = True,
+    reason: str = "", data: dict | None = None, publish: bool = True, escrow: tuple = (),
 ) -> TimelineEntry:
-    """Write one timeline line and announce it after commit."""
+    """Write one timeline line and announce it after commit. `escrow`: instructions written
+    with deliver_on_commit=False in this transaction, whose delivery the announcement starts."""
     role = roles.role_in_case(actor, case) or "unknown"
     entry = TimelineEntry.objects.create(
         case=case, actor=None if roles.is_system(actor) else actor, actor_role=role,
@@ -49,7 +49,7 @@ def timeline_record(
         publish_on_commit(CaseEvent(
             case_id=case.pk, entry_id=entry.pk, action=action, from_state=from_state,
             to_state=entry.to_state, actor_id=getattr(actor, "pk", None), actor_role=role,
-            data=data or {},
+            data=data or {}, escrow_ids=tuple(str(i.pk) for i in escrow if i is not None),
         ))
     return entry
 
@@ -103,7 +103,7 @@ def case_file(
             )
             if order is None:  # someone else's order looks exactly like a missing one
                 raise NotFound("Order not found", fields={"order": ["Không tìm thấy đơn hàng."]})
-            payment = order.payments.first()
+            payment = Payment.objects.filter(order_id=order.pk).order_by("pk").first()
             policy = policy_for(order.marketplace)
             _check_eligibility(order=order, paid=payment, policy=policy, reason=reason,
                                claimed_amount=claimed_amount, now=now)
@@ -118,12 +118,12 @@ def case_file(
             )
             # Filed this instant, so no deadline extension exists: knowing it spares the
             # answer's `actions` a query.
-            prefetch_related_objects(
-                [case], Prefetch("extensions", queryset=DeadlineExtension.objects.none()))
+            case_has_no_extensions(case)
+            hold = escrow_instruct(case=case, kind="hold", amount=claimed_amount,
+                                   reason=f"{case.reference} opened", deliver_on_commit=False)
             timeline_record(case=case, actor=actor, action="file", to_state=case.state,
-                            data={"claimed_amount": claimed_amount, "reason": reason})
-            escrow_instruct(case=case, kind="hold", amount=claimed_amount,
-                            reason=f"{case.reference} opened")
+                            data={"claimed_amount": claimed_amount, "reason": reason},
+                            escrow=(hold,))
     except IntegrityError as exc:
         raise Conflict("This order already has an open case", code="case_exists") from exc
     return case

@@ -7,14 +7,26 @@ the same transaction, and leaves notifications and chat messages to after commit
 """
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, has_transition_perm
 
 from cases import roles
 from cases.errors import ActionNotAllowed, Conflict, InvalidInput, NotFound
-from cases.models import Appeal, Case, Decision, Evidence, Offer, Outcome, Remedy, Shipment, State
+from cases.models import (
+    Appeal,
+    Case,
+    DeadlineExtension,
+    Decision,
+    Evidence,
+    Offer,
+    Outcome,
+    Remedy,
+    Shipment,
+    State,
+)
 from cases.policy import due_at_for_state, policy_for
-from cases.selectors import case_transitions_for
+from cases.selectors import case_has_no_extensions, case_transitions_for
 from cases.services.filing import timeline_record
 from escrow.services import escrow_instruct, escrow_outstanding
 
@@ -26,15 +38,33 @@ def _lock(case_id: int, actor) -> Case:
     """The case, locked for this transaction, if the actor may see it (404 otherwise), with
     the rows the answer shows (buyer, seller, marketplace, order) in the same query. No ORDER
     BY (compiling the model's default ordering costs more than the rest of the query); the
-    payment is loaded by the few transitions that move money, when they need it."""
+    payment is loaded by the few transitions that move money, when they need it. Whether any
+    deadline extension exists comes in the same query: most cases have none, and the answer's
+    `actions` then needs no query for them."""
     case = next(iter(
         Case.objects.select_for_update(of=("self",))
         .select_related("marketplace", "buyer", "seller", "order")
+        .annotate(has_extensions=Exists(DeadlineExtension.objects.filter(case_id=OuterRef("pk"))))
         .filter(pk=case_id).order_by()
     ), None)
     if case is None or not (roles.is_system(actor) or roles.can_view(actor, case)):
         raise NotFound("Case not found")
+    if not case.has_extensions:
+        case_has_no_extensions(case)
+    case._as_locked = {name: getattr(case, name) for name in _SAVED}
     return case
+
+
+# Columns a transition may change; _finish writes only those that did (plus updated_at).
+_SAVED = [f.attname for f in Case._meta.concrete_fields if not f.primary_key]
+
+
+def _changed(case: Case) -> list[str] | None:
+    """The columns changed since _lock read the row, or None when it did not (save them all)."""
+    before = getattr(case, "_as_locked", None)
+    if before is None:
+        return None
+    return [name for name in _SAVED if getattr(case, name) != before[name]] + ["updated_at"]
 
 
 def _require(case: Case, actor, action: str) -> None:
@@ -59,10 +89,11 @@ def _finish(case: Case, actor, action: str, from_state: str, reason: str = "",
         case.due_at = due_at_for_state(state=case.state, policy=policy_for(case.marketplace), now=now)
         case.reminded_at = None
     try:
-        case.save()
+        case.save(update_fields=_changed(case))
     except ConcurrentTransition as exc:
         raise Conflict("The case changed meanwhile; reload and try again",
                        code="concurrent_update") from exc
+    case._as_locked = {name: getattr(case, name) for name in _SAVED}
     timeline_record(case=case, actor=actor, action=action, from_state=from_state,
                     to_state=case.state, reason=reason, data=data)
     if case.state == State.RESOLVED and from_state != State.RESOLVED:

@@ -57,3 +57,54 @@ def test_a_failing_subscriber_does_not_stop_the_others(seen):
     finally:
         events._subscribers.remove(broken)
     assert seen == [("x", "b")]
+
+
+@pytest.fixture
+def published():
+    """Task messages handed to the broker, in order (Celery's own publish signal)."""
+    from celery.signals import before_task_publish
+
+    sent = []
+
+    def record(sender=None, body=None, **kwargs):
+        sent.append((sender, list(body[0]) if body else None))
+
+    before_task_publish.connect(record, weak=False)
+    yield sent
+    before_task_publish.disconnect(record)
+
+
+def test_a_filing_sends_one_message_that_also_starts_the_hold(order, buyer_user, settings,
+                                                                published,
+                                                                django_capture_on_commit_callbacks):
+    """The hold written with the filing travels in the case event (one publish per request);
+    the event's dispatch in the worker starts the hold's delivery."""
+    from escrow.models import EscrowInstruction
+
+    settings.ODR_EVENTS_ASYNC = True
+    with django_capture_on_commit_callbacks(execute=True):
+        case = file_case(order, buyer_user)
+    hold = EscrowInstruction.objects.get(case=case, kind="hold")
+    assert [name for name, _ in published] == ["cases.dispatch_event"]
+    event = published[0][1][0]
+    assert list(event["escrow_ids"]) == [str(hold.pk)]
+
+    published.clear()
+    case_event_dispatch.apply(kwargs={"event": event})  # what the worker runs
+    assert published == [("escrow.deliver", [str(hold.pk)])]
+
+
+def test_an_instruction_without_an_event_is_sent_on_its_own(order, buyer_user, settings,
+                                                            published,
+                                                            django_capture_on_commit_callbacks):
+    """Instructions written outside a case event (a resolution's refund and release) keep
+    their own after-commit enqueue."""
+    from django.db import transaction
+
+    from escrow.services import escrow_instruct
+
+    case = file_case(order, buyer_user)
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        hold = escrow_instruct(case=case, kind="hold", amount=1_000, reason="again")
+    assert published == [("escrow.deliver", [str(hold.pk)])]

@@ -142,3 +142,25 @@ def test_api(case, seller_user, buyer_user, stranger):
     assert (decided.status_code, decided.json()["status"]) == (200, "granted")
     listed = client_for(buyer_user).get(url).json()
     assert [(e["requester_role"], e["status"]) for e in listed] == [("seller", "granted")]
+
+
+@pytest.mark.parametrize("with_extension", [False, True])
+def test_a_locked_case_knows_about_extensions_as_a_fresh_read_does(
+        case, seller_user, buyer_user, with_extension):
+    """The lock query says whether extensions exist (no query for them when none do); the
+    actions a transition answers with must be what a fresh read of the case gives."""
+    from django.db import transaction
+
+    from cases.selectors import case_actions_for, case_get
+    from cases.services.workflow import _lock
+
+    if with_extension:
+        deadline_extension_request(case_id=case.pk, actor=seller_user, days=1, reason="Chờ kho")
+    for user in (seller_user, buyer_user):
+        with transaction.atomic():
+            locked = _lock(case.pk, user)
+            assert case_actions_for(locked, user) == case_actions_for(
+                case_get(user=user, case_id=case.pk), user)
+    with transaction.atomic():
+        buyer_sees = case_actions_for(_lock(case.pk, buyer_user), buyer_user)
+    assert ("extension_decide" in buyer_sees) is with_extension

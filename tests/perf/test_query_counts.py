@@ -34,11 +34,13 @@ COUNTER_BODY = {"remedy": "partial_refund", "amount": 300_000, "note": "Xin 300.
 # was read twice, an EXISTS query checked for an open case, `actions` read deadline extensions.
 FILING_QUERIES = 8
 FILING_QUERIES_INLINE = 28  # + the `file` event's subscribers run inline (notifications, chat)
-# Offer / counter-offer: lock (+ marketplace, buyer, seller, order), the actor's shops, offers
-# superseded, offer, case, timeline entry, deadline extensions (for `actions`) + 2 savepoint
-# lines. They were 20 with the answer re-reading the whole dossier (groups + case + 9 prefetches).
-OFFER_QUERIES = 9
-COUNTER_OFFER_QUERIES = 9
+# Offer / counter-offer: lock (+ marketplace, buyer, seller, order, and whether any deadline
+# extension exists), the actor's shops, offers superseded, offer, case, timeline entry + 2
+# savepoint lines. They were 20 with the answer re-reading the whole dossier (groups + case + 9
+# prefetches), then 9 with `actions` reading the deadline extensions (now only when some exist).
+# Over HTTP with a token on PostgreSQL, the actor's shops come with the token (odr/auth.py).
+OFFER_QUERIES = 8
+COUNTER_OFFER_QUERIES = 8
 # Detail: the reader's groups and shops, the case (+ order with its marketplace and seller,
 # payment, …), 9 prefetches. Was 14: the order's marketplace and seller took a query each.
 DETAIL_QUERIES_BUYER = 12
