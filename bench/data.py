@@ -75,6 +75,14 @@ class Cast:
     tokens: dict[int, str]  # user id -> token key
 
 
+def _analyze() -> None:
+    """Refresh the planner's statistics after a bulk load, as autovacuum would soon after: with
+    stale ones right after generation, PostgreSQL read a payment by its order through a scan of
+    the whole primary key (3.7 ms instead of 0.06 ms per filing)."""
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+
 def cast() -> Cast:
     t0 = time.monotonic()
     mkt, pay = partners()
@@ -103,6 +111,7 @@ def cast() -> Cast:
         sellers=[sellers_by_ext[f"bench-s{i}"] for i in range(N_SELLERS)],
         tokens=tokens_of(buyer_users + seller_users),
     )
+    _analyze()
     _log(f"cast ready in {time.monotonic() - t0:.1f}s")
     return result
 
@@ -140,6 +149,7 @@ def filing_orders(c: Cast, n: int) -> list[tuple[str, int]]:
         top = Order.objects.filter(marketplace=c.mkt, external_id__startswith="BF-").count()
         _orders(c, f"BF-{int(time.time())}", top, n - len(have))
         have = list(qs[:n])
+        _analyze()
         _log(f"{n} filing orders ready ({time.monotonic() - t0:.1f}s to generate the shortfall)")
     return [(c.tokens[uid], pk) for pk, uid in have]
 
@@ -164,6 +174,7 @@ def transition_cases(c: Cast) -> list[tuple[int, str, str]]:
         orders = _orders(c, "BT", qs.count(), N_TRANSITION_CASES - qs.count())
         buyer_user = {b.pk: b.user_id for b in c.buyers}
         _bulk_cases(c, orders, lambda o: buyer_user[o.buyer_id])
+        _analyze()
         _log(f"{len(orders)} transition cases ({time.monotonic() - t0:.1f}s)")
     ids = list(qs.values_list("pk", flat=True))
     reset_cases(ids)
