@@ -61,11 +61,13 @@ class TokenBucket:
 
 def _open(user, case_id: int, since: int | None) -> tuple[bool, Member | None, int, bool, list, bool]:
     """Everything a connecting socket needs from the database, in one trip off the loop:
-    (case exists, membership, last seq, chat open, history after `since`, more before it)."""
-    case = Case.objects.select_related("buyer").filter(pk=case_id).first()
+    (case exists, membership, last seq, chat open, history after `since`, more before it).
+    The user's roles are the ones read for this handshake (with the token, or from the
+    session), not older: no need to read them again (chat_member's `fresh`)."""
+    case = Case.objects.select_related("buyer", "chat_room").filter(pk=case_id).first()
     if case is None:
         return False, None, 0, False, [], False
-    member = chat_member(user, case, fresh=True)
+    member = chat_member(user, case)
     if member is None:
         return True, None, 0, False, [], False
     last_seq, chat_open = room_state(case=case)
@@ -130,8 +132,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "history", "messages": messages, "last_seq": last_seq,
                           "has_more": more})
         self.pump = asyncio.create_task(self._pump())
-        await reg.join(self.case_id, self.channel_name, self._info())
-        online = await reg.list_online(self.case_id)
+        online = await reg.join_listing(self.case_id, self.channel_name, self._info())
         await self._send({"type": "presence", "online": online})
         await self.hub.apublish(self.case_id, {"type": "chat.presence", "online": online,
                                                "sender": self.channel_name})
@@ -230,10 +231,8 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         if self.pump and self.pump is not asyncio.current_task():
             self.pump.cancel()
         await self._leave_hub()
-        reg = presence.registry()
-        await reg.leave(self.case_id, self.channel_name)
-        await reg.socket_close(self.member.user_id, self.channel_name)
-        online = await reg.list_online(self.case_id)
+        online = await presence.registry().leave_listing(self.case_id, self.member.user_id,
+                                                         self.channel_name)
         self.member = None
         await fanout.hub().apublish(self.case_id, {"type": "chat.presence", "online": online})
 

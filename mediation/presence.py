@@ -57,6 +57,15 @@ class MemoryRegistry:
         return _unique([info for ts, info in self.online.get(case_id, {}).values()
                         if ts >= now - STALE])
 
+    async def join_listing(self, case_id: int, channel: str, info: dict) -> list[dict]:
+        await self.join(case_id, channel, info)
+        return await self.list_online(case_id)
+
+    async def leave_listing(self, case_id: int, user_id: int, channel: str) -> list[dict]:
+        await self.leave(case_id, channel)
+        await self.socket_close(user_id, channel)
+        return await self.list_online(case_id)
+
 
 class RedisRegistry:
     """Hashes `odr:chat:online:<case>` and `odr:chat:sockets:<user>`: field = channel name,
@@ -107,8 +116,28 @@ class RedisRegistry:
             await p.execute()
 
     async def list_online(self, case_id: int) -> list[dict]:
-        r, key, now = self._r(), f"{PREFIX}:online:{case_id}", time.time()
-        entries = await r.hgetall(key)
+        r, key = self._r(), f"{PREFIX}:online:{case_id}"
+        return await self._fresh(r, key, await r.hgetall(key))
+
+    async def join_listing(self, case_id: int, channel: str, info: dict) -> list[dict]:
+        """join + list_online in one round trip (a reconnect wave does thousands of them)."""
+        r, key = self._r(), f"{PREFIX}:online:{case_id}"
+        async with r.pipeline(transaction=True) as p:
+            p.hset(key, channel, json.dumps({"ts": time.time(), **info})).expire(key, STALE * 2)
+            *_, entries = await p.hgetall(key).execute()
+        return await self._fresh(r, key, entries)
+
+    async def leave_listing(self, case_id: int, user_id: int, channel: str) -> list[dict]:
+        """leave + socket_close + list_online in one round trip."""
+        r, key = self._r(), f"{PREFIX}:online:{case_id}"
+        async with r.pipeline(transaction=True) as p:
+            p.hdel(key, channel).hdel(f"{PREFIX}:sockets:{user_id}", channel).hgetall(key)
+            *_, entries = await p.execute()
+        return await self._fresh(r, key, entries)
+
+    @staticmethod
+    async def _fresh(r, key: str, entries: dict) -> list[dict]:
+        now = time.time()
         fresh, stale = [], []
         for ch, raw in entries.items():
             data = json.loads(raw)

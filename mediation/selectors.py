@@ -51,8 +51,14 @@ def message_json(msg: ChatMessage, *, staff: bool = False) -> dict:
 
 
 def room_state(*, case: Case) -> tuple[int, bool]:
-    """(last_seq, chat_open) of the case's chat; a case without messages has no room yet."""
-    room = ChatRoom.objects.filter(case_id=case.pk).values_list("last_seq", "closed_at").first()
+    """(last_seq, chat_open) of the case's chat; a case without messages has no room yet.
+    No query when the case was read with select_related("chat_room") (a connecting socket)."""
+    rel = Case._meta.get_field("chat_room")
+    if rel.is_cached(case):
+        loaded = rel.get_cached_value(case)
+        room = (loaded.last_seq, loaded.closed_at) if loaded is not None else None
+    else:
+        room = ChatRoom.objects.filter(case_id=case.pk).values_list("last_seq", "closed_at").first()
     last_seq, closed_at = room or (0, None)
     return last_seq, case.is_open and closed_at is None
 

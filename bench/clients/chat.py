@@ -114,6 +114,7 @@ class Client:
         self.delivered = 0
         self.late = 0  # delivered through history after a reconnect
         self.lat: list[float] = []
+        self.lat_live: list[float] = []  # delivered live, not through history after a reconnect
         self.sent_ts: list[float] = []  # when each delivered message was sent (timeline)
         self.out_of_order = 0
         self.reconnects = 0
@@ -128,6 +129,8 @@ class Client:
         self.delivered += 1
         if from_history:
             self.late += 1
+        else:
+            self.lat_live.append(now - float(parts[2]))
         self.lat.append(now - float(parts[2]))
         self.sent_ts.append(float(parts[2]))
 
@@ -179,6 +182,7 @@ class Client:
                 "reconnects": self.reconnects,
                 "errors": self.errors, "dropped": self.dropped,
                 "lat_ms": [round(x * 1000, 2) for x in self.lat],
+                "lat_live_ms": [round(x * 1000, 2) for x in self.lat_live],
                 "timeline": self.timeline()}
 
     def timeline(self) -> list[list[float]]:

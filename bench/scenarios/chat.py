@@ -61,6 +61,9 @@ def drive(srv: servers.Server, mode: str, rooms: list, rate: float, seconds: int
         procs.release(p)
     usage = mon.stop()
     lat = sorted(x for r in results for x in r["lat_ms"])
+    # Without the messages a reconnecting socket got through its history: those wait for the
+    # socket's own reconnect, whatever the server's live path does.
+    live = sorted(x for r in results for x in r.get("lat_live_ms", []))
     on_time = sum(1 for x in lat if x <= 250)
     agg = {k: sum(r[k] for r in results) for k in
            ("sent", "delivered", "expected", "late_via_history", "gaps", "out_of_order",
@@ -79,6 +82,7 @@ def drive(srv: servers.Server, mode: str, rooms: list, rate: float, seconds: int
             cur[2], cur[3] = max(cur[2], p50), max(cur[3], mx)
     agg["timeline"] = [seconds_seen[k] for k in sorted(seconds_seen)]
     agg.update(on_time=on_time, errors=errors, p50_ms=_pct(lat, 0.5), p99_ms=_pct(lat, 0.99),
+               p99_live_ms=_pct(live, 0.99),
                max_ms=lat[-1] if lat else None, connect_s=round(connect_s, 1),
                sent_rate=round(agg["sent"] / seconds, 1), cpu_pct=usage.cpu_pct,
                peak_rss_mb=usage.peak_rss_mb, offered_rate=rate, sockets=len(rooms) * PER_ROOM)
@@ -124,7 +128,8 @@ def run(ctx) -> list[Row]:
                       and a["gaps"] == 0 and a["delivered_pct"] >= 99.9)
                 rows.append(Row(
                     figure=f"chat · odr mediation, {model.label}, {rate} msg/s offered",
-                    value=_fmt(a) + f", gaps {a['gaps']} after resume ({a['gaps_live']} live)", target=TARGET,
+                    value=_fmt(a) + f" (live only: p99 {a['p99_live_ms'] or 0:.0f} ms), gaps "
+                    f"{a['gaps']} after resume ({a['gaps_live']} live)", target=TARGET,
                     baseline=f"stock: {_fmt(s)}", ratio=ratio, cpu_pct=a["cpu_pct"],
                     peak_rss_mb=a["peak_rss_mb"], ok=ok,
                     notes=(f"{a['sockets']} sockets, {a['reconnects']} forced reconnects "

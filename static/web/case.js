@@ -121,7 +121,10 @@
       tries += 1;
       if (tries > 6) { setStatus(t.unavailable, true); return; }
       setStatus(tries > 1 ? t.unavailable : t.reconnecting, tries > 1);
-      setTimeout(connect, Math.min(15000, 500 * Math.pow(2, tries)));
+      // Full jitter: after a server restart or a network blip, every open page reconnects;
+      // spread over the back-off window they do not all knock at the same instant.
+      var backoff = Math.min(15000, 500 * Math.pow(2, tries));
+      setTimeout(connect, 250 + Math.random() * backoff);
     };
   }
 
