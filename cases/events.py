@@ -1,9 +1,11 @@
 """Case events, published after commit to whoever subscribed (chat system messages, live
-updates, notifications). Subscribers are registered explicitly in their app's `ready()`; a
-failing subscriber is logged and never affects the case or the other subscribers.
+updates, notifications, statistics, assignment, escrow delivery). Subscribers are registered
+explicitly in their app's `ready()`; a failing subscriber is logged and never affects the case
+or the other subscribers.
 
-Money never moves through here: escrow instructions are outbox rows written in the
-transaction itself (escrow.services.escrow_instruct)."""
+Money is never decided here: escrow instructions are outbox rows written in the transaction
+itself (escrow.services.escrow_instruct). An event may carry the ids of instructions written
+beside it, and its dispatch only starts their delivery (the sweep does it if this is lost)."""
 
 import logging
 from collections.abc import Callable

@@ -90,10 +90,11 @@ def case_actions_for(case: Case, user) -> list[str]:
 def case_has_no_extensions(case: Case) -> None:
     """Tell the case it has no deadline extension (known from the query that loaded it, or
     because it was filed this instant): `actions` then asks the database nothing about them.
-    An evaluated empty result, as a prefetch would leave it; an unevaluated `.none()` would
-    still be compiled on every read."""
-    empty = DeadlineExtension.objects.none()
+    An evaluated empty result of the real relation, as a prefetch leaves it: `.all()` is
+    answered from it, while `.filter()` and the like still ask the database."""
+    empty = DeadlineExtension.objects.filter(case_id=case.pk)
     empty._result_cache = []
+    empty._prefetch_done = True
     case._prefetched_objects_cache = {**getattr(case, "_prefetched_objects_cache", {}),
                                       "extensions": empty}
 

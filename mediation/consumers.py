@@ -62,12 +62,13 @@ class TokenBucket:
 def _open(user, case_id: int, since: int | None) -> tuple[bool, Member | None, int, bool, list, bool]:
     """Everything a connecting socket needs from the database, in one trip off the loop:
     (case exists, membership, last seq, chat open, history after `since`, more before it).
-    The user's roles are the ones read for this handshake (with the token, or from the
-    session), not older: no need to read them again (chat_member's `fresh`)."""
+    Memberships are read again (`fresh`) even though the token lookup brought them: that was
+    before this socket joined the case's live events, and a removal from the shop committed in
+    between would otherwise reach it neither in this read nor as a `chat.recheck` event."""
     case = Case.objects.select_related("buyer", "chat_room").filter(pk=case_id).first()
     if case is None:
         return False, None, 0, False, [], False
-    member = chat_member(user, case)
+    member = chat_member(user, case, fresh=True)
     if member is None:
         return True, None, 0, False, [], False
     last_seq, chat_open = room_state(case=case)

@@ -1,8 +1,8 @@
 """API tokens: one query finds the token's user and, on PostgreSQL, the user's groups and shops
 too, so the role checks of the request that follows (cases.roles) ask the database nothing more.
 
-Every API call is authenticated this way, and the two role look-ups it saves were a fifth of
-the queries of a filing or an offer. The same look-up serves HTTP (DRF) and WebSockets, so an
+Every token-authenticated API call goes through it, and the two role look-ups it saves were a
+fifth of the queries of a filing or an offer. The same look-up serves HTTP (DRF) and WebSockets, so an
 inactive user's token opens neither."""
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def _answer(instruction: EscrowInstruction) -> tuple[Outgoing, Result]:
         attempts=1, lease_token=token, lease_until=timezone.now() + timedelta(minutes=5))
     outgoing = Outgoing(instruction_id=str(instruction.pk), payment_id=instruction.payment_id,
                         amount=instruction.amount, attempt=1, lease_token=token, url="", body=b"",
-                        secrets=())
+                        secrets=(), case_id=instruction.case_id)  # as the claim fills it
     result = Result(started_at=timezone.now(), latency_ms=3, status_code=200,
                     payload={"id": str(instruction.pk), "status": "confirmed",
                              "partner_reference": f"SIM-{instruction.pk.hex[:6]}"})

@@ -345,3 +345,20 @@ def test_removal_from_the_shop_is_announced_and_closes_only_that_users_sockets(c
         await buyer.close()
 
     run(go)
+
+
+def test_memberships_read_before_the_socket_joined_are_read_again(cast):
+    """The token lookup reads the user's shops before the socket joins the case's live events;
+    a removal committed in between must still refuse the socket (4403), not admit it on the
+    roles the user object carries."""
+    from cases import roles
+
+    case = cast.case("in_mediation")
+    seller = cast.seller
+    assert case.seller_id in roles.seller_ids(seller)  # what the handshake's lookup brought
+    case.seller.staff.remove(seller)
+
+    async def go():
+        assert await Socket(seller, case.pk).close_code() == 4403
+
+    run(go)
