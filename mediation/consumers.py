@@ -27,6 +27,7 @@ from mediation import fanout, presence, services
 from mediation.access import Member, chat_member
 from mediation.selectors import chat_resume, room_state
 from odr.asyncdb import db as _db
+from odr.asyncdb import db_deferrable
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         # events wait in the inbox until the history is out, so the client sees them in order.
         self.hub = fanout.hub()
         await self.hub.join(self.case_id, self._enqueue)
-        found, member, last_seq, chat_open, messages, more = await _db(_open)(
+        found, member, last_seq, chat_open, messages, more = await db_deferrable(_open)(
             user, self.case_id, self._since())
         if member is None:
             await self._leave_hub()
@@ -214,7 +215,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
             if time.monotonic() - last_check >= _limit("ODR_CHAT_RECHECK_SECONDS", 300):
                 last_check = time.monotonic()
                 try:
-                    member = await _db(_recheck)(self.user, self.case_id)
+                    member = await db_deferrable(_recheck)(self.user, self.case_id)
                 except Exception:
                     log.exception("membership re-check failed on case %s", self.case_id)
                     continue
@@ -384,7 +385,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         """The case moved: membership may have changed with it (a mediator reassigned)."""
         if self.member is None:
             return
-        member = await _db(_recheck)(self.user, self.case_id)
+        member = await db_deferrable(_recheck)(self.user, self.case_id)
         if member is None:
             return await self._revoke()
         self.member = member
@@ -395,7 +396,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         """Someone's shop membership changed: if it is this socket's user, re-read it."""
         if self.member is None or self.member.user_id not in event.get("users", ()):
             return
-        member = await _db(_recheck)(self.user, self.case_id)
+        member = await db_deferrable(_recheck)(self.user, self.case_id)
         if member is None:
             return await self._revoke()
         self.member = member

@@ -16,6 +16,7 @@ odr/asgi.py) shortens the interval in ASGI processes: measured at 100 messages/s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import sys
@@ -53,6 +54,33 @@ def db(fn: Callable[..., Any]) -> Callable[..., Any]:
         _pool = ThreadPoolExecutor(max_workers=getattr(settings, "ODR_ASYNC_DB_THREADS", 4),
                                    thread_name_prefix="async-db")
     return sync_to_async(functools.partial(_pooled, fn), thread_sensitive=False, executor=_pool)
+
+
+def db_deferrable(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`db(fn)` for bursty work that may wait (a socket's connect, its periodic re-check): at
+    most ODR_ASYNC_DB_CONNECT_SLOTS such calls are in the pool at a time, so a wave of 200
+    reconnects never queues the chat's messages behind 400 connect queries in the pool's FIFO;
+    the rest wait on the event loop, where waiting costs nothing."""
+    inner = db(fn)
+
+    async def gated(*args, **kwargs):
+        async with _gate():
+            return await inner(*args, **kwargs)
+
+    return gated
+
+
+_gates: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
+
+
+def _gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    held = _gates.get(id(loop))
+    if held is None or held[0] is not loop:
+        held = (loop, asyncio.Semaphore(getattr(settings, "ODR_ASYNC_DB_CONNECT_SLOTS", 2)))
+        _gates.clear()  # one loop per ASGI process; tests make many
+        _gates[id(loop)] = held
+    return held[1]
 
 
 def pool_close() -> None:

@@ -232,6 +232,7 @@ ODR_EVIDENCE_MAX_BYTES = env.int("ODR_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1
 # the socket auth's queries off the event loop; and the GIL switch interval (seconds) that keeps
 # those threads from queueing behind a busy loop.
 ODR_ASYNC_DB_THREADS = env.int("ODR_ASYNC_DB_THREADS", default=4)
+ODR_ASYNC_DB_CONNECT_SLOTS = env.int("ODR_ASYNC_DB_CONNECT_SLOTS", default=2)
 ODR_ASGI_SWITCH_INTERVAL = env.float("ODR_ASGI_SWITCH_INTERVAL", default=0.001)
 # How often a chat socket re-reads its user's membership anyway: removal from a shop and case
 # changes are announced at once (chat.recheck, chat.case); this catches the rest (a deactivated

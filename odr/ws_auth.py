@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
 
-from odr.asyncdb import db
+from odr.asyncdb import db_deferrable
 
 
 def _user_for_token(key: str):
@@ -34,7 +34,7 @@ class TokenOrSessionAuthMiddleware:
     async def __call__(self, scope, receive, send):
         key = _token(scope)
         if key:
-            user = await db(_user_for_token)(key)
+            user = await db_deferrable(_user_for_token)(key)
             if user is not None:
                 return await self.inner({**scope, "user": user}, receive, send)
         return await self.by_session(scope, receive, send)
