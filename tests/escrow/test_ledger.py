@@ -1,10 +1,9 @@
 """The refund ledger: promises never exceed what was paid (also under concurrent resolutions on
 PostgreSQL), and money a chargeback took back is never refunded again."""
 
-import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from cases import services
@@ -14,6 +13,7 @@ from escrow.models import EscrowInstruction
 from escrow.services import chargeback_record, escrow_instruct, escrow_retry
 from tests import factories as f
 from tests.cases.helpers import file_case
+from tests.races import race
 
 Status = EscrowInstruction.Status
 
@@ -57,23 +57,8 @@ def test_concurrent_resolutions_cannot_refund_the_same_money_twice(settings, ord
     if not settings.USING_POSTGRES:
         pytest.skip("needs PostgreSQL row locks")
     case = file_case(order, buyer_user, amount=300_000)
-    barrier, results = threading.Barrier(4), []
-
-    def resolve():
-        try:
-            barrier.wait()
-            _instruct(case, "refund", 300_000)
-            results.append("ok")
-        except Conflict as exc:
-            results.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=resolve) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(*[lambda: _instruct(case, "refund", 300_000)] * 4)
+    results = [getattr(o, "code", repr(o)) if isinstance(o, Exception) else "ok" for o in outcomes]
     assert sorted(results) == ["escrow_overcommitted"] * 3 + ["ok"]
     assert list(EscrowInstruction.objects.filter(kind="refund").values_list("amount", flat=True)) == [300_000]
 

@@ -8,13 +8,11 @@ Each race is run many times, each on a fresh case, because the cycle needs the t
 transactions to interleave; before the escrow services took the case first, every test here
 lost a transaction to `deadlock detected` within a few rounds."""
 
-import threading
 from datetime import timedelta
 from functools import partial
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from cases import services
@@ -25,6 +23,7 @@ from escrow.recording import attempts_record
 from escrow.services import chargeback_record, escrow_confirm, escrow_retry
 from tests import factories as f
 from tests.cases.helpers import file_case
+from tests.races import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -41,25 +40,9 @@ def _no_enqueue(settings):
 
 
 def _together(*calls) -> list[str]:
-    """Run each call on its own thread and connection, all released at once; what they raised."""
-    barrier, errors = threading.Barrier(len(calls)), []
-
-    def run(call):
-        try:
-            barrier.wait()
-            call()
-        except Exception as exc:  # a deadlock is an OperationalError; anything else is a bug too
-            errors.append(repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread is still waiting"
-    return errors
+    """What the raced calls raised (a deadlock is an OperationalError; anything else is a bug
+    too)."""
+    return [repr(outcome) for outcome in race(*calls) if isinstance(outcome, Exception)]
 
 
 def _filed_case(order, buyer_user) -> Case:

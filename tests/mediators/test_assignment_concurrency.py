@@ -1,16 +1,15 @@
 """Two escalations at once cannot both take a mediator's last slot (PostgreSQL, threads)."""
 
-import threading
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from cases.models import Case
 from mediators.models import MediatorProfile
 from mediators.services import mediator_auto_assign
 from tests import factories as f
 from tests.mediators.test_assignment import escalated
+from tests.races import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -36,19 +35,6 @@ def test_last_slot_goes_to_one_case_only(buyer_user, seller_user, monkeypatch):
     MediatorProfile.objects.create(user=lan, languages=["vi"], capacity=1)
     ids = [escalated(buyer_user, seller_user).pk for _ in range(2)]
     Case.objects.filter(pk__in=ids).update(mediator=None)  # undo any after-commit assignment
-    barrier, results = threading.Barrier(2), []
-
-    def run(case_id):
-        try:
-            barrier.wait(timeout=10)
-            results.append(mediator_auto_assign(case_id=case_id))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(pk,)) for pk in ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    results = race(*[lambda pk=pk: mediator_auto_assign(case_id=pk) for pk in ids], timeout=30)
     assert sorted(results, key=lambda u: u is None) == [lan, None]
     assert Case.objects.filter(pk__in=ids, mediator=lan).count() == 1
