@@ -15,6 +15,7 @@ from cases.errors import DomainError
 from cases.models import Case, State, TimelineEntry
 from escrow.models import EscrowInstruction
 from tests.cases.helpers import file_case
+from tests.races import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -99,23 +100,10 @@ def test_mixed_race_leaves_a_legal_chain(order, buyer_user, seller_user):
 
 
 def test_concurrent_filings_of_one_order_make_one_case(order, buyer_user):
-    results, errors = [], []
-    barrier = threading.Barrier(10)
-
-    def file_one():
-        try:
-            barrier.wait()
-            results.append(file_case(order, buyer_user).pk)
-        except DomainError as exc:
-            errors.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=file_one) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(*[lambda: file_case(order, buyer_user).pk] * 10)
+    results = [o for o in outcomes if not isinstance(o, Exception)]
+    errors = [o.code if isinstance(o, DomainError) else repr(o)
+              for o in outcomes if isinstance(o, Exception)]
     assert len(results) == 1 and errors == ["case_exists"] * 9
     assert Case.objects.filter(order=order).count() == 1
     assert EscrowInstruction.objects.count() == 1

@@ -15,6 +15,7 @@ from escrow.models import DeliveryAttempt, EscrowInstruction
 from escrow.services import escrow_confirm
 from tests.escrow.support import point_at
 from tests.escrow.test_delivery import bulk_cases, instruct_each
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 Status = EscrowInstruction.Status
@@ -128,7 +129,6 @@ def test_two_workers_batching_apply_each_once_and_keep_each_payments_order(
     refund is never sent before its hold is confirmed."""
     if not settings.USING_POSTGRES:
         pytest.skip("concurrent workers need PostgreSQL's row locks")
-    import threading
 
     from django.db import transaction
 
@@ -142,25 +142,14 @@ def test_two_workers_batching_apply_each_once_and_keep_each_payments_order(
             escrow_instruct(case=case, kind="refund", amount=100_000, reason="bulk")
     simulator.configure(fail_rate=0.3)
     # when two workers deliver until nothing is in flight
-    errors = []
-
     def worker():
-        try:
-            with delivery.Courier(concurrency=8) as courier:
-                for _ in range(400):
-                    courier.round()
-                    if not EscrowInstruction.objects.filter(status__in=EscrowInstruction.IN_FLIGHT).exists():
-                        return
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with delivery.Courier(concurrency=8) as courier:
+            for _ in range(400):
+                courier.round()
+                if not EscrowInstruction.objects.filter(status__in=EscrowInstruction.IN_FLIGHT).exists():
+                    return
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = [o for o in race(worker, worker, timeout=120) if isinstance(o, Exception)]
     assert not errors
     # then every instruction was applied once, and confirmed once in odr
     ledger = simulator.ledger()

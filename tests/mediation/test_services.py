@@ -15,6 +15,7 @@ from mediation.models import ChatMessage, ChatRoom, ReadMarker
 from mediation.selectors import DigestItem, chat_digest_due
 from mediation.texts import ACTIONS_VI, system_text
 from tests.cases.helpers import case_in
+from tests.races import race
 
 
 @pytest.fixture
@@ -137,23 +138,9 @@ def test_racing_resends_of_one_client_id_save_one_message_and_keep_numbers_gap_f
     if not settings.USING_POSTGRES:
         pytest.skip("needs PostgreSQL row locks")
     post(case, buyer_user, "trước")  # the room exists: every racer takes the one-statement path
-    results, errors = [], []
-    barrier = threading.Barrier(8)
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(post(case, buyer_user, "một lần thôi", client_id="resend-1"))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(*[lambda: post(case, buyer_user, "một lần thôi", client_id="resend-1")] * 8)
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    results = [o for o in outcomes if not isinstance(o, Exception)]
     assert errors == []
     assert len({m.pk for m in results}) == 1 and len(results) == 8
     assert ChatMessage.objects.filter(case=case, client_id="resend-1").count() == 1

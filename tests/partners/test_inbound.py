@@ -15,6 +15,7 @@ from partners.services import partner_retire_old_secrets, partner_rotate_secret
 from tests import factories as f
 from tests.cases.helpers import case_in, file_case
 from tests.escrow.support import iso, signed_post
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -277,28 +278,17 @@ def test_escrow_confirmed_for_another_partners_instruction_is_422(client, order,
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_copies_of_one_event_apply_once(settings, ocop):
-    import threading
-
-    from django.db import connection
     from django.test import Client
 
     if not settings.USING_POSTGRES:
         pytest.skip("needs concurrent PostgreSQL connections")
-    barrier, answers = threading.Barrier(4), []
 
     def send():
-        try:
-            barrier.wait()
-            response = signed_post(Client(), "ocop", order_event())
-            answers.append((response.status_code, response.json()["duplicate"]))
-        finally:
-            connection.close()
+        response = signed_post(Client(), "ocop", order_event())
+        return response.status_code, response.json()["duplicate"]
 
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = race(*[send] * 4)
+    assert not [a for a in answers if isinstance(a, Exception)], answers
     assert sorted(answers) == [(200, False), (200, True), (200, True), (200, True)]
     assert (Order.objects.count(), OrderLine.objects.count()) == (1, 2)
     assert InboundEvent.objects.get().deliveries == 4
