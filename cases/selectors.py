@@ -1,11 +1,27 @@
 """Reads of cases, always scoped to the reader's relation to the case (this is what keeps
 anyone from seeing a case that is not theirs), with a fixed number of queries per call."""
 
+from functools import cache
+
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from cases import roles
-from cases.models import Case, DeadlineExtension, Offer, Seller, Shipment, State, TimelineEntry
+from cases.models import (
+    Buyer,
+    Case,
+    DeadlineExtension,
+    Offer,
+    Order,
+    Payment,
+    Seller,
+    Shipment,
+    State,
+    TimelineEntry,
+)
+from odr.joined import Joined, columns, fetch_one, table
+from partners.models import Partner
 
 # Actions that are not transitions of the state machine but are offered to users all the same.
 _SYSTEM_ONLY = {
@@ -124,3 +140,68 @@ def _extension_actions(case: Case, user) -> set[str]:
     if party and party not in asked and deadline_acting_party(case) == party:
         return {"extension_request"}
     return set()
+
+
+# --- the two hot reads, in hand-written SQL (odr/joined.py says why) ------------------------
+_FILING_ROW = Joined(Order, Partner, Buyer, Seller, Payment)
+
+
+@cache
+def _filing_sql(vendor: str) -> str:
+    # Table and column names come from the models; the values are query parameters.
+    return (
+        f"SELECT {columns('o', Order)}, {columns('m', Partner)}, {columns('b', Buyer)}, "  # noqa: S608
+        f"{columns('s', Seller)}, {columns('p', Payment)} "
+        f"FROM {table(Order)} o JOIN {table(Partner)} m ON m.id = o.marketplace_id "
+        f"JOIN {table(Buyer)} b ON b.id = o.buyer_id JOIN {table(Seller)} s ON s.id = o.seller_id "
+        f"LEFT JOIN {table(Payment)} p ON p.id = "
+        f"(SELECT MIN(p1.id) FROM {table(Payment)} p1 WHERE p1.order_id = o.id) "
+        "WHERE o.id = %s AND b.user_id = %s"
+    )
+
+
+def order_for_filing(*, order_id: int, user_id: int | None) -> tuple[Order, Payment | None] | None:
+    """The order a buyer files against, with its marketplace, buyer, seller and first payment,
+    in one query; None unless the order is this user's (someone else's order looks exactly
+    like a missing one)."""
+    row = fetch_one("order_for_filing", _filing_sql(connection.vendor), [order_id, user_id or -1])
+    if row is None:
+        return None
+    (order, marketplace, buyer, seller, payment), _ = _FILING_ROW.instances(row)
+    order.marketplace, order.buyer, order.seller = marketplace, buyer, seller
+    if payment is not None:
+        payment.order = order
+    return order, payment
+
+
+_LOCK_ROW = Joined(Case, Partner, Buyer, Seller, Order)
+
+
+@cache
+def _lock_sql(vendor: str) -> str:
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {columns('c', Case)}, {columns('m', Partner)}, {columns('b', Buyer)}, "  # noqa: S608
+        f"{columns('s', Seller)}, {columns('o', Order)}, "
+        f"EXISTS (SELECT 1 FROM {table(DeadlineExtension)} x WHERE x.case_id = c.id) "
+        f"FROM {table(Case)} c JOIN {table(Partner)} m ON m.id = c.marketplace_id "
+        f"JOIN {table(Buyer)} b ON b.id = c.buyer_id JOIN {table(Seller)} s ON s.id = c.seller_id "
+        f"JOIN {table(Order)} o ON o.id = c.order_id WHERE c.id = %s{lock}"
+    )
+
+
+def case_for_update(case_id: int) -> Case | None:
+    """The case row locked for this transaction (`FOR UPDATE OF` the case alone on PostgreSQL;
+    SQLite's writer lock serialises instead), with the rows a transition's answer shows:
+    marketplace, buyer, seller, order; the payment is loaded by the few transitions that move
+    money, when they need it. Whether the case has any deadline extension comes in the same
+    query: most cases have none, and `actions` then needs no query for them."""
+    assert transaction.get_connection().in_atomic_block, "case_for_update needs a transaction"
+    row = fetch_one("case_for_update", _lock_sql(connection.vendor), [case_id])
+    if row is None:
+        return None
+    (case, marketplace, buyer, seller, order), (has_extensions,) = _LOCK_ROW.instances(row)
+    case.marketplace, case.buyer, case.seller, case.order = marketplace, buyer, seller, order
+    if not has_extensions:
+        case_has_no_extensions(case)
+    return case

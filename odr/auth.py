@@ -13,6 +13,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+from odr.joined import prepared
+
 
 def _token_sql() -> str:
     """Written once, by hand: building this query with the ORM cost more than running it."""
@@ -45,7 +47,7 @@ def _active_token(key: str) -> Token | None:
     from django.contrib.auth import get_user_model
 
     sql = _SQL.get(connection.vendor) or _SQL.setdefault(connection.vendor, _token_sql())
-    user = next(iter(get_user_model().objects.raw(sql, [key])), None)
+    user = next(iter(get_user_model().objects.raw(prepared("token", sql), [key])), None)
     if user is None or not user.is_active:
         return None
     if hasattr(user, "odr_groups"):

@@ -23,7 +23,7 @@ from cases.models import (
     TimelineEntry,
 )
 from cases.policy import Policy, due_at_for_state, policy_for
-from cases.selectors import case_has_no_extensions
+from cases.selectors import case_has_no_extensions, order_for_filing
 from escrow.services import escrow_instruct
 
 # Complaints about the item itself need the item to have arrived.
@@ -96,14 +96,10 @@ def case_file(
     now = timezone.now()
     try:
         with transaction.atomic():
-            order = (
-                Order.objects.select_related("marketplace", "buyer", "seller")
-                .filter(pk=order_id, buyer__user_id=getattr(actor, "pk", -1))
-                .first()
-            )
-            if order is None:  # someone else's order looks exactly like a missing one
+            found = order_for_filing(order_id=order_id, user_id=getattr(actor, "pk", None))
+            if found is None:  # someone else's order looks exactly like a missing one
                 raise NotFound("Order not found", fields={"order": ["Không tìm thấy đơn hàng."]})
-            payment = Payment.objects.filter(order_id=order.pk).order_by("pk").first()
+            order, payment = found
             policy = policy_for(order.marketplace)
             _check_eligibility(order=order, paid=payment, policy=policy, reason=reason,
                                claimed_amount=claimed_amount, now=now)

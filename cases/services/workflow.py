@@ -7,7 +7,6 @@ the same transaction, and leaves notifications and chat messages to after commit
 """
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, has_transition_perm
 
@@ -16,7 +15,6 @@ from cases.errors import ActionNotAllowed, Conflict, InvalidInput, NotFound
 from cases.models import (
     Appeal,
     Case,
-    DeadlineExtension,
     Decision,
     Evidence,
     Offer,
@@ -26,7 +24,7 @@ from cases.models import (
     State,
 )
 from cases.policy import due_at_for_state, policy_for
-from cases.selectors import case_has_no_extensions, case_transitions_for
+from cases.selectors import case_for_update, case_transitions_for
 from cases.services.filing import timeline_record
 from escrow.services import escrow_instruct, escrow_outstanding
 
@@ -35,22 +33,10 @@ SYSTEM = roles.SYSTEM
 
 # --- the common path ------------------------------------------------------------------------
 def _lock(case_id: int, actor) -> Case:
-    """The case, locked for this transaction, if the actor may see it (404 otherwise), with
-    the rows the answer shows (buyer, seller, marketplace, order) in the same query. No ORDER
-    BY (compiling the model's default ordering costs more than the rest of the query); the
-    payment is loaded by the few transitions that move money, when they need it. Whether any
-    deadline extension exists comes in the same query: most cases have none, and the answer's
-    `actions` then needs no query for them."""
-    case = next(iter(
-        Case.objects.select_for_update(of=("self",))
-        .select_related("marketplace", "buyer", "seller", "order")
-        .annotate(has_extensions=Exists(DeadlineExtension.objects.filter(case_id=OuterRef("pk"))))
-        .filter(pk=case_id).order_by()
-    ), None)
+    """The case, locked for this transaction, if the actor may see it (404 otherwise)."""
+    case = case_for_update(case_id)
     if case is None or not (roles.is_system(actor) or roles.can_view(actor, case)):
         raise NotFound("Case not found")
-    if not case.has_extensions:
-        case_has_no_extensions(case)
     case._as_locked = {name: getattr(case, name) for name in _SAVED}
     return case
 

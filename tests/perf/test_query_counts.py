@@ -28,12 +28,13 @@ COUNTER_BODY = {"remedy": "partial_refund", "amount": 300_000, "note": "Xin 300.
 # embedded SQLite test database: savepoints included (the test wraps each request in a
 # transaction, so the request's own atomic block is a SAVEPOINT … RELEASE pair).
 # (Tests authenticate without a token; over HTTP the token lookup adds one query to each.)
-# Filing: order (+ marketplace, buyer, seller), payment, case (the one-open-case-per-order
-# constraint is the check), timeline entry, hold instruction, the actor's shops (for `actions`)
-# + 2 savepoint lines. It was 13: the 201 re-read the case (+ the reader's groups), the payment
-# was read twice, an EXISTS query checked for an open case, `actions` read deadline extensions.
-FILING_QUERIES = 8
-FILING_QUERIES_INLINE = 28  # + the `file` event's subscribers run inline (notifications, chat)
+# Filing: order (+ marketplace, buyer, seller and its first payment: one hand-written query),
+# case (the one-open-case-per-order constraint is the check), timeline entry, hold instruction,
+# the actor's shops (for `actions`) + 2 savepoint lines. It was 13: the 201 re-read the case
+# (+ the reader's groups), the payment was read twice (then once, on its own), an EXISTS query
+# checked for an open case, `actions` read deadline extensions.
+FILING_QUERIES = 7
+FILING_QUERIES_INLINE = 27  # + the `file` event's subscribers run inline (notifications, chat)
 # Offer / counter-offer: lock (+ marketplace, buyer, seller, order, and whether any deadline
 # extension exists), the actor's shops, offers superseded, offer, case, timeline entry + 2
 # savepoint lines. They were 20 with the answer re-reading the whole dossier (groups + case + 9

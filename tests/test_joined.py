@@ -1,0 +1,144 @@
+"""The two hot reads in hand-written SQL (odr/joined.py, cases.selectors): the rows come back
+as the ORM would give them, the lock takes the case row alone, and on PostgreSQL with
+persistent connections the statements are prepared once per session."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cases import services
+from cases.models import Case, DeadlineExtension, Order, Payment
+from cases.selectors import case_for_update, order_for_filing
+from odr.joined import fetch_one
+from tests import factories as f
+from tests.races import race
+
+needs_postgres = pytest.mark.skipif(not settings.USING_POSTGRES, reason="needs PostgreSQL")
+
+
+def _file(buyer_user, order) -> Case:
+    return services.case_file(actor=buyer_user, order_id=order.pk, reason="damaged",
+                              desired_outcome="full_refund", claimed_amount=100_000,
+                              description="Hộp bị móp")
+
+
+@pytest.mark.django_db
+def test_the_filing_read_gives_what_the_orm_gives(order, buyer_user):
+    order.marketplace.policy = {"filing_window_days_after_delivery": 7}
+    order.marketplace.save()
+    delivered = timezone.now() - timedelta(days=2)
+    Order.objects.filter(pk=order.pk).update(delivered_at=delivered)
+
+    found, payment = order_for_filing(order_id=order.pk, user_id=buyer_user.pk)
+
+    expected = Order.objects.select_related("marketplace", "buyer", "seller").get(pk=order.pk)
+    assert found == expected and payment == Payment.objects.filter(order=order).first()
+    assert found.delivered_at == delivered  # a real, aware datetime on SQLite as well
+    assert found.marketplace.policy == {"filing_window_days_after_delivery": 7}  # JSON, decoded
+    assert (found.buyer, found.seller, found.marketplace) == (
+        expected.buyer, expected.seller, expected.marketplace)
+    assert payment.amount == expected.payments.first().amount and payment.order is found
+
+
+@pytest.mark.django_db
+def test_the_filing_read_finds_only_the_buyers_own_order(order, stranger):
+    assert order_for_filing(order_id=order.pk, user_id=stranger.pk) is None
+    assert order_for_filing(order_id=order.pk, user_id=None) is None
+    assert order_for_filing(order_id=order.pk + 10_000, user_id=order.buyer.user_id) is None
+
+
+@pytest.mark.django_db
+def test_an_order_without_payment_reads_with_none(buyer_user):
+    unpaid = f.OrderFactory(buyer__user=buyer_user, total=50_000)
+    found, payment = order_for_filing(order_id=unpaid.pk, user_id=buyer_user.pk)
+    assert found.pk == unpaid.pk and payment is None
+
+
+@pytest.mark.django_db
+def test_the_first_of_several_payments_is_the_one_read(order, buyer_user):
+    first = Payment.objects.filter(order=order).order_by("pk").first()
+    f.PaymentFactory(order=order, amount=1_000)
+    assert order_for_filing(order_id=order.pk, user_id=buyer_user.pk)[1] == first
+
+
+@pytest.mark.django_db
+def test_the_lock_read_gives_the_case_and_whether_it_has_extensions(order, buyer_user):
+    case = _file(buyer_user, order)
+    with transaction.atomic():
+        locked = case_for_update(case.pk)
+        assert locked == case and locked.state == case.state and locked.filed_at == case.filed_at
+        assert (locked.order, locked.buyer, locked.seller, locked.marketplace) == (
+            case.order, case.buyer, case.seller, case.marketplace)
+        with CaptureQueriesContext(connection) as seen:
+            assert list(locked.extensions.all()) == []
+        assert len(seen) == 0  # known empty from the lock's own query
+
+    DeadlineExtension.objects.create(case=case, requested_by=buyer_user, requester_role="buyer",
+                                     state=case.state, days=2, reason="Đi công tác",
+                                     old_due_at=case.due_at, new_due_at=case.due_at)
+    with transaction.atomic():
+        locked = case_for_update(case.pk)
+        assert locked.extensions.count() == 1
+    with transaction.atomic():
+        assert case_for_update(case.pk + 10_000) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_read_needs_a_transaction(order, buyer_user):
+    case = _file(buyer_user, order)
+    with pytest.raises(AssertionError):
+        case_for_update(case.pk)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_holds_the_case_row_and_not_its_order(order, buyer_user):
+    case = _file(buyer_user, order)
+
+    def other_session(table: str, pk: int):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])  # noqa: S608
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        case_for_update(case.pk)
+        on_case, on_order = race(lambda: other_session("cases_case", case.pk),
+                                 lambda: other_session("cases_order", order.pk))
+    assert isinstance(on_case, DatabaseError)  # "could not obtain lock"
+    assert on_order == order.pk
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_persistent_connections_prepare_once_per_session(monkeypatch, order, buyer_user):
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+    case = _file(buyer_user, order)
+    connection.close()
+
+    def statements_run():
+        with transaction.atomic(), CaptureQueriesContext(connection) as seen:
+            assert case_for_update(case.pk) == case
+        return [q["sql"].split()[0] for q in seen.captured_queries]
+
+    assert statements_run() == ["PREPARE", "EXECUTE"]
+    assert statements_run() == ["EXECUTE"]
+    with pytest.raises(RuntimeError), transaction.atomic():  # a rollback keeps the statement
+        case_for_update(case.pk)
+        raise RuntimeError
+    assert statements_run() == ["EXECUTE"]
+    connection.close()  # a new session has none
+    assert statements_run() == ["PREPARE", "EXECUTE"]
+
+
+@pytest.mark.django_db
+def test_short_lived_connections_run_the_sql_as_it_is(order, buyer_user):
+    """CONN_MAX_AGE=0 (the ASGI server, or behind PgBouncer): preparing would cost a round trip
+    per request for nothing."""
+    assert connection.settings_dict["CONN_MAX_AGE"] == 0
+    with CaptureQueriesContext(connection) as seen:
+        assert fetch_one("probe", "SELECT %s + 1", [41]) == (42,)
+    assert [q["sql"] for q in seen.captured_queries] == ["SELECT 41 + 1"]
