@@ -144,6 +144,8 @@ def _extension_actions(case: Case, user) -> set[str]:
 
 # --- the two hot reads, in hand-written SQL (odr/joined.py says why) ------------------------
 _FILING_ROW = Joined(Order, Partner, Buyer, Seller, Payment)
+# An id no row can have (a 64-bit key): nothing to ask, and the drivers would refuse it.
+_MAX_ID = 2**63 - 1
 
 
 @cache
@@ -164,6 +166,8 @@ def order_for_filing(*, order_id: int, user_id: int | None) -> tuple[Order, Paym
     """The order a buyer files against, with its marketplace, buyer, seller and first payment,
     in one query; None unless the order is this user's (someone else's order looks exactly
     like a missing one)."""
+    if not 0 < order_id <= _MAX_ID:
+        return None
     row = fetch_one("order_for_filing", _filing_sql(connection.vendor), [order_id, user_id or -1])
     if row is None:
         return None
@@ -197,6 +201,8 @@ def case_for_update(case_id: int) -> Case | None:
     money, when they need it. Whether the case has any deadline extension comes in the same
     query: most cases have none, and `actions` then needs no query for them."""
     assert transaction.get_connection().in_atomic_block, "case_for_update needs a transaction"
+    if not 0 < case_id <= _MAX_ID:
+        return None
     row = fetch_one("case_for_update", _lock_sql(connection.vendor), [case_id])
     if row is None:
         return None

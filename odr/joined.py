@@ -49,18 +49,21 @@ def prepared(name: str, sql: str) -> str:
     of a statement prepared once per connection where that pays (see above), else `sql`."""
     if not _prepares():
         return sql
+    assert "%" not in sql.replace("%s", ""), "PREPARE text is sent without parameters"
     statement = f"odr_{name}"
-    known = getattr(connection, "odr_prepared", None)  # this thread's connection (a proxy)
-    if known is None:
-        known = connection.odr_prepared = set()
     parts = sql.split("%s")
-    if statement not in known:
-        with connection.cursor() as cursor:
+    # Opening a cursor first runs the request's health check and (re)connects: the set read
+    # below is then the session's that the EXECUTE will run on (a reconnect resets it).
+    with connection.cursor() as cursor:
+        known = getattr(connection, "odr_prepared", None)  # this thread's connection (a proxy)
+        if known is None:
+            known = connection.odr_prepared = set()
+        if statement not in known:
             cursor.execute(f"PREPARE {statement} AS " + "".join(
                 part + (f"${i}" if i < len(parts) else "")
                 for i, part in enumerate(parts, start=1)))
-        # Not undone by a rollback: a prepared statement lives as long as the session.
-        known.add(statement)
+            # Not undone by a rollback: a prepared statement lives as long as the session.
+            known.add(statement)
     return f"EXECUTE {statement}" + (f"({', '.join(['%s'] * (len(parts) - 1))})"
                                      if len(parts) > 1 else "")
 

@@ -9,10 +9,12 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from cases import services
 from cases.models import Case, DeadlineExtension, Order, Payment
 from cases.selectors import case_for_update, order_for_filing
+from odr.auth import user_for_token
 from odr.joined import fetch_one
 from tests import factories as f
 from tests.races import race
@@ -49,6 +51,18 @@ def test_the_filing_read_finds_only_the_buyers_own_order(order, stranger):
     assert order_for_filing(order_id=order.pk, user_id=stranger.pk) is None
     assert order_for_filing(order_id=order.pk, user_id=None) is None
     assert order_for_filing(order_id=order.pk + 10_000, user_id=order.buyer.user_id) is None
+    assert order_for_filing(order_id=10**20, user_id=order.buyer.user_id) is None  # not a 500
+
+
+@pytest.mark.django_db
+def test_an_id_beyond_any_key_is_404_not_500(api, buyer_user, order):
+    client = api(buyer_user)
+    assert client.post(f"/api/v1/cases/{10**20}/offer/", {"remedy": "partial_refund",
+                       "amount": 1_000}, format="json").status_code == 404
+    filed = client.post("/api/v1/cases/", {"order": 10**20, "reason": "damaged",
+                        "desired_outcome": "full_refund", "claimed_amount": 1_000,
+                        "description": "Vỡ"}, format="json")
+    assert filed.status_code == 404, filed.content
 
 
 @pytest.mark.django_db
@@ -132,6 +146,22 @@ def test_persistent_connections_prepare_once_per_session(monkeypatch, order, buy
     assert statements_run() == ["EXECUTE"]
     connection.close()  # a new session has none
     assert statements_run() == ["PREPARE", "EXECUTE"]
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_token_lookups_survive_new_sessions(monkeypatch, buyer_user):
+    """The token lookup is a request's first query: the statement must be prepared on the
+    session the request's health check and connect leave, not on the one before."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+    key = Token.objects.create(user=buyer_user).key
+    connection.close()
+    for _ in range(3):
+        assert user_for_token(key) == buyer_user
+    for _ in range(3):
+        connection.close()
+        assert user_for_token(key) == buyer_user
+        assert user_for_token(key) == buyer_user
 
 
 @pytest.mark.django_db
