@@ -7,47 +7,43 @@ inactive user's token opens neither."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from odr.joined import prepared
+from odr.joined import columns, prepared, table
 
 
-def _token_sql() -> str:
+@cache
+def _token_sql(vendor: str) -> str:
     """Written once, by hand: building this query with the ORM cost more than running it."""
     from django.contrib.auth import get_user_model
 
     from cases.models import Seller
 
     user = get_user_model()
-    u, t = user._meta.db_table, Token._meta.db_table
-    columns = ", ".join(f'u."{f.column}"' for f in user._meta.concrete_fields)
     roles = ""
-    if connection.vendor == "postgresql":
-        groups = user.groups.through._meta.db_table
-        group = user.groups.field.related_model._meta.db_table
-        staff = Seller.staff.through._meta.db_table
+    if vendor == "postgresql":
+        groups, group = user.groups.through, user.groups.field.related_model
         roles = (
-            f', ARRAY(SELECT g."name" FROM "{groups}" ug JOIN "{group}" g ON g."id" = ug."group_id"'  # noqa: S608
-            f' WHERE ug."user_id" = u."id") AS odr_groups'
-            f', ARRAY(SELECT s."seller_id" FROM "{staff}" s WHERE s."user_id" = u."id")'
-            f" AS odr_seller_ids")
-    # Table names come from the models; the key is a query parameter.
-    select = f'SELECT {columns}{roles} FROM "{t}" t JOIN "{u}" u ON u."id" = t."user_id"'  # noqa: S608
-    return select + ' WHERE t."key" = %s'
-
-
-_SQL: dict[str, str] = {}
+            f", ARRAY(SELECT g.name FROM {table(groups)} ug JOIN {table(group)} g"  # noqa: S608
+            " ON g.id = ug.group_id WHERE ug.user_id = u.id) AS odr_groups"
+            f", ARRAY(SELECT s.seller_id FROM {table(Seller.staff.through)} s"
+            " WHERE s.user_id = u.id) AS odr_seller_ids")
+    # Table and column names come from the models; the key is a query parameter.
+    return (f"SELECT {columns('u', user)}{roles} FROM {table(Token)} t "  # noqa: S608
+            f"JOIN {table(user)} u ON u.id = t.user_id WHERE t.key = %s")
 
 
 def _active_token(key: str) -> Token | None:
     from django.contrib.auth import get_user_model
 
-    sql = _SQL.get(connection.vendor) or _SQL.setdefault(connection.vendor, _token_sql())
-    user = next(iter(get_user_model().objects.raw(prepared("token", sql), [key])), None)
+    sql = prepared("token", _token_sql(connection.vendor))
+    user = next(iter(get_user_model().objects.raw(sql, [key])), None)
     if user is None or not user.is_active:
         return None
     if hasattr(user, "odr_groups"):
