@@ -1,15 +1,23 @@
-"""Case events, published after commit to whoever subscribed (chat system messages, live
+"""Case events, announced after commit to whoever subscribed (chat system messages, live
 updates, notifications, statistics, assignment, escrow delivery). Subscribers are registered
 explicitly in their app's `ready()`; a failing subscriber is logged and never affects the case
 or the other subscribers.
 
-Money is never decided here: escrow instructions are outbox rows written in the transaction
-itself (escrow.services.escrow_instruct). An event may carry the ids of instructions written
-beside it, and its dispatch only starts their delivery (the sweep does it if this is lost)."""
+An event is a timeline entry: `announce(entry)` is called by the service that wrote it, in the
+same transaction. With ODR_EVENTS_ASYNC on (the production path) it writes a PendingEvent row
+there — the transactional outbox — and the relay process (cases.relay, `manage.py
+relay_case_events`) dispatches it after commit. The request publishes nothing: an event exists
+exactly when the change it records was committed, and is not lost if a process dies after the
+commit. Off (the embedded default and the tests), the subscribers run inline after commit.
+
+Money is never decided here: escrow instructions are outbox rows of their own, written in the
+transaction itself (escrow.services.escrow_instruct). An event may carry the ids of
+instructions written beside it, and its dispatch only starts their delivery (the escrow sweep
+does it if that is lost)."""
 
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -28,7 +36,7 @@ class CaseEvent:
     actor_role: str
     data: dict = field(default_factory=dict)
     # Escrow instructions written in the same transaction: their delivery is started by this
-    # event's dispatch (escrow's subscriber), so the request sends one message, not two.
+    # event's dispatch (escrow's subscriber), so the request itself sends nothing.
     escrow_ids: tuple[str, ...] = ()
 
 
@@ -42,31 +50,34 @@ def subscribe(fn: Subscriber) -> Subscriber:
     return fn
 
 
-def publish_on_commit(event: CaseEvent) -> None:
-    """After commit, run the subscribers: in a Celery worker when ODR_EVENTS_ASYNC is on (the
-    production path: the request that changed the case does not wait for chat lines,
-    notifications and assignment), inline otherwise (the embedded default and the tests)."""
+def event_of(entry, escrow_ids: Iterable[str] = ()) -> CaseEvent:
+    """The event a timeline entry records (the relay rebuilds it from the same two things)."""
+    return CaseEvent(
+        case_id=entry.case_id, entry_id=entry.pk, action=entry.action,
+        from_state=entry.from_state, to_state=entry.to_state, actor_id=entry.actor_id,
+        actor_role=entry.actor_role, data=entry.data or {},
+        escrow_ids=tuple(str(i) for i in escrow_ids),
+    )
+
+
+def announce(entry, escrow_ids: Iterable[str] = ()) -> None:
+    """Announce the event `entry` records once its transaction commits: through the outbox when
+    ODR_EVENTS_ASYNC is on, inline after commit otherwise."""
     if getattr(settings, "ODR_EVENTS_ASYNC", False):
-        transaction.on_commit(lambda: _enqueue(event))
+        from cases.models import PendingEvent
+
+        PendingEvent.objects.create(entry_id=entry.pk, escrow_ids=[str(i) for i in escrow_ids])
     else:
+        event = event_of(entry, escrow_ids)
         transaction.on_commit(lambda: dispatch(event))
 
 
-def _enqueue(event: CaseEvent) -> None:
-    from cases.tasks import case_event_dispatch
-
-    try:
-        # A short argsrepr: Celery would otherwise saferepr() the whole event for its logs.
-        case_event_dispatch.apply_async(
-            (asdict(event),), argsrepr=f"(case {event.case_id}: {event.action})")
-    except Exception:  # broker unreachable: do the work here rather than lose it
-        log.exception("could not enqueue %s; dispatching inline", event)
-        dispatch(event)
-
-
 def dispatch(event: CaseEvent) -> None:
+    """Run every subscriber, each in its own transaction (a savepoint inside the relay's), so
+    one that fails — even on a database error — rolls back alone and the others still run."""
     for fn in list(_subscribers):
         try:
-            fn(event)
+            with transaction.atomic():
+                fn(event)
         except Exception:
             log.exception("case event subscriber %s failed for %s", fn, event)

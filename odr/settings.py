@@ -130,8 +130,9 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "polling_interval": 0.1,  # the filesystem broker polls; 1 s (kombu's default) lags
     }
-# Case-event subscribers (chat lines, notifications, assignment) run in the worker on the
-# production path, inline in the embedded default.
+# Case-event subscribers (chat lines, notifications, assignment): on the production path the
+# events go through the outbox table and `manage.py relay_case_events` dispatches them; inline
+# after commit in the embedded default.
 ODR_EVENTS_ASYNC = env.bool("ODR_EVENTS_ASYNC", default=bool(REDIS_URL))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

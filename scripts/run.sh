@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Serve the centre: web + WebSocket (uvicorn, ASGI), background work (Celery worker with beat),
+# Serve the centre: web + WebSocket (uvicorn, ASGI), background work (Celery worker with beat,
+# and the case-event relay, idle unless ODR_EVENTS_ASYNC is on),
 # and the payment-partner simulator the demo partners point at. Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ pids+=($!)
 
 $BIN/celery -A odr worker --beat --loglevel INFO --concurrency 2 \
   --schedule "$VAR/celerybeat-schedule" --without-gossip --without-mingle &
+pids+=($!)
+
+$BIN/python manage.py relay_case_events &
 pids+=($!)
 
 echo "odr: http://$HOST:$PORT/  (API docs: http://$HOST:$PORT/api/docs/, admin: /admin/)"

@@ -151,6 +151,39 @@ def run(ctx) -> list[Row]:
                    f"{h['entries']} timeline entries, {h['offers']} offers "
                    f"({h['open_offers']} open)"),
             data={"client": res, "audit": h}))
+        rows.append(relay_drain(ctx.env, limit_s=20 if ctx.quick else 60))
     finally:
         os.unlink(req)
     return rows
+
+
+def relay_drain(env: dict, limit_s: float) -> Row:
+    """The background side of those transitions: one `relay_case_events` process dispatches
+    the case events the phases above left in the outbox (chat system lines, notifications,
+    statistics) with the web server stopped; events per second from its first dispatch."""
+    from cases.models import PendingEvent
+
+    pending = PendingEvent.objects.count()
+    relay = procs.spawn([procs.PYTHON, "manage.py", "relay_case_events"], env=env, name="relay")
+    try:
+        deadline = time.monotonic() + 60
+        while (left := PendingEvent.objects.count()) == pending and time.monotonic() < deadline:
+            time.sleep(0.05)  # the relay is starting
+        mon = procs.Monitor([relay.pid]).start()
+        t0, start = time.monotonic(), left
+        while left and time.monotonic() - t0 < limit_s:
+            time.sleep(0.25)
+            left = PendingEvent.objects.count()
+        elapsed = time.monotonic() - t0
+        usage = mon.stop()
+    finally:
+        procs.release(relay)
+    rate = (start - left) / elapsed if elapsed else 0.0
+    return Row(
+        figure="transitions · case events relayed (1 relay process)",
+        value=f"{rate:.0f} events/s, {pending - left} of {pending} dispatched",
+        cpu_pct=usage.cpu_pct, peak_rss_mb=usage.peak_rss_mb,
+        notes=(f"after the phases above, web server stopped; {left} left after "
+               f"{elapsed:.0f} s; subscribers: chat system line, notifications, statistics"),
+        data={"pending": pending, "left": left, "seconds": round(elapsed, 1),
+              "rate": round(rate, 1)})

@@ -34,6 +34,21 @@ class TimelineEntry(models.Model):
         return f"{self.action} {self.from_state}→{self.to_state}"
 
 
+class PendingEvent(models.Model):
+    """A case event committed with the change it records and not yet announced to the
+    subscribers (chat lines, notifications, assignment, statistics, escrow delivery): the
+    transactional outbox. The relay (cases.events.relay_pending, run by `manage.py
+    relay_case_events`) dispatches and deletes it, so an event exists exactly when its change
+    does: a rollback takes it away, a crash after commit leaves it for the relay."""
+
+    entry = models.ForeignKey(TimelineEntry, on_delete=models.CASCADE, related_name="+")
+    # Escrow instructions written in the same transaction, whose delivery the dispatch starts.
+    escrow_ids = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"event of timeline entry {self.entry_id}"
+
+
 class Offer(models.Model):
     """A proposal on the table: a seller's offer, a buyer's counter, a mediator's settlement."""
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cases import roles
 from cases.errors import Conflict, InvalidInput, NotFound
-from cases.events import CaseEvent, publish_on_commit
+from cases.events import announce
 from cases.models import (
     Case,
     Evidence,
@@ -46,11 +46,7 @@ def timeline_record(
         reason=reason, data=data or {},
     )
     if publish:
-        publish_on_commit(CaseEvent(
-            case_id=case.pk, entry_id=entry.pk, action=action, from_state=from_state,
-            to_state=entry.to_state, actor_id=getattr(actor, "pk", None), actor_role=role,
-            data=data or {}, escrow_ids=tuple(str(i.pk) for i in escrow if i is not None),
-        ))
+        announce(entry, escrow_ids=[i.pk for i in escrow if i is not None])
     return entry
 
 

@@ -1,13 +1,24 @@
-"""Case events reach their subscribers after commit: inline, or through a Celery task."""
+"""Case events reach their subscribers after commit: inline, or through the outbox and its
+relay (cases.relay)."""
+
+import threading
+import time
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.db import connection, transaction
 
 from cases import events
-from cases.tasks import case_event_dispatch
-from odr.celery import app
+from cases.models import PendingEvent, TimelineEntry
+from cases.relay import relay_pending, wait_for_events
+from escrow.models import EscrowInstruction
+from tests import factories as f
 from tests.cases.helpers import file_case
+from tests.races import race
 
-pytestmark = pytest.mark.django_db
+needs_postgres = pytest.mark.skipif(not django_settings.USING_POSTGRES,
+                                    reason="needs PostgreSQL (SKIP LOCKED, LISTEN/NOTIFY)")
 
 
 @pytest.fixture
@@ -22,41 +33,15 @@ def seen():
     events._subscribers.remove(subscriber)
 
 
-def test_inline_subscribers_run_after_commit_only(order, buyer_user, seen,
-                                                  django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        file_case(order, buyer_user)
-    assert seen == []  # nothing before the commit
-    for callback in callbacks:
-        callback()
-    assert ("file", "awaiting_seller") in seen
+@pytest.fixture
+def order_factory(order):
+    """More paid orders of the same buyer and shop."""
+    return lambda: f.paid_order(buyer=order.buyer, seller=order.seller)
 
 
-def test_worker_path_runs_the_same_subscribers(order, buyer_user, seen, settings,
-                                               django_capture_on_commit_callbacks):
+@pytest.fixture
+def outbox(settings):
     settings.ODR_EVENTS_ASYNC = True
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True  # the task body runs as the worker would run it
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            file_case(order, buyer_user)
-    finally:
-        app.conf.task_always_eager = eager
-    assert ("file", "awaiting_seller") in seen
-
-
-def test_a_failing_subscriber_does_not_stop_the_others(seen):
-    def broken(event):
-        raise RuntimeError("boom")
-
-    events._subscribers.insert(0, broken)
-    try:
-        case_event_dispatch.apply(kwargs={"event": {
-            "case_id": 1, "entry_id": None, "action": "x", "from_state": "a", "to_state": "b",
-            "actor_id": None, "actor_role": "system", "data": {}}})
-    finally:
-        events._subscribers.remove(broken)
-    assert seen == [("x", "b")]
 
 
 @pytest.fixture
@@ -74,37 +59,177 @@ def published():
     before_task_publish.disconnect(record)
 
 
-def test_a_filing_sends_one_message_that_also_starts_the_hold(order, buyer_user, settings,
-                                                                published,
-                                                                django_capture_on_commit_callbacks):
-    """The hold written with the filing travels in the case event (one publish per request);
-    the event's dispatch in the worker starts the hold's delivery."""
-    from escrow.models import EscrowInstruction
+@pytest.mark.django_db
+def test_inline_subscribers_run_after_commit_only(order, buyer_user, seen,
+                                                  django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        file_case(order, buyer_user)
+    assert seen == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert ("file", "awaiting_seller") in seen
+    assert not PendingEvent.objects.exists()
 
-    settings.ODR_EVENTS_ASYNC = True
+
+@pytest.mark.django_db
+def test_the_outbox_path_publishes_nothing_and_the_relay_dispatches(
+        order, buyer_user, seen, outbox, published, django_capture_on_commit_callbacks):
+    """The filing writes its event in its own transaction and sends no message at all; the
+    relay dispatches it (escrow's subscriber then starts the hold's delivery) and deletes it."""
     with django_capture_on_commit_callbacks(execute=True):
         case = file_case(order, buyer_user)
     hold = EscrowInstruction.objects.get(case=case, kind="hold")
-    assert [name for name, _ in published] == ["cases.dispatch_event"]
-    event = published[0][1][0]
-    assert list(event["escrow_ids"]) == [str(hold.pk)]
+    entry = TimelineEntry.objects.get(case=case, action="file")
+    pending = PendingEvent.objects.get()
+    assert (pending.entry_id, pending.escrow_ids) == (entry.pk, [str(hold.pk)])
+    assert seen == [] and published == []
 
-    published.clear()
-    case_event_dispatch.apply(kwargs={"event": event})  # what the worker runs
+    assert relay_pending() == 1
+    assert seen == [("file", "awaiting_seller")]
     assert published == [("escrow.deliver", [str(hold.pk)])]
+    assert not PendingEvent.objects.exists()
+    assert relay_pending() == 0
 
 
-def test_an_instruction_without_an_event_is_sent_on_its_own(order, buyer_user, settings,
-                                                            published,
-                                                            django_capture_on_commit_callbacks):
-    """Instructions written outside a case event (a resolution's refund and release) keep
-    their own after-commit enqueue."""
-    from django.db import transaction
+@pytest.mark.django_db
+def test_the_relayed_event_is_the_one_the_inline_path_sends(order, buyer_user, seller_user,
+                                                             outbox, settings):
+    got = []
+    events.subscribe(got.append)
+    try:
+        case = file_case(order, buyer_user)
+        from cases import services
 
-    from escrow.services import escrow_instruct
+        services.case_offer(case_id=case.pk, actor=seller_user, remedy="partial_refund",
+                            amount=100_000)
+        relay_pending()
+    finally:
+        events._subscribers.remove(got.append)
+    offer_entry = TimelineEntry.objects.get(case=case, action="make_offer")
+    assert got[-1] == events.CaseEvent(
+        case_id=case.pk, entry_id=offer_entry.pk, action="make_offer",
+        from_state="awaiting_seller", to_state="awaiting_buyer", actor_id=seller_user.pk,
+        actor_role="seller", data=offer_entry.data, escrow_ids=())
+    assert [e.action for e in got] == ["file", "make_offer"]  # oldest first
 
-    case = file_case(order, buyer_user)
-    published.clear()
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        hold = escrow_instruct(case=case, kind="hold", amount=1_000, reason="again")
-    assert published == [("escrow.deliver", [str(hold.pk)])]
+
+@pytest.mark.django_db
+def test_a_rolled_back_change_leaves_no_event(order, buyer_user, outbox):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        file_case(order, buyer_user)
+        assert PendingEvent.objects.count() == 1
+        raise RuntimeError("the request failed after the filing")
+    assert not PendingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_failing_subscriber_rolls_back_alone(order, buyer_user, seen, outbox):
+    """One subscriber raising — even on a database error, which aborts a PostgreSQL
+    transaction — neither stops the others nor keeps the event in the outbox."""
+    wrote = []
+
+    def broken_sql(event):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    def writer(event):
+        wrote.append(TimelineEntry.objects.create(case_id=event.case_id, actor_role="system",
+                                                  action="note", to_state=event.to_state).pk)
+
+    events._subscribers[:0] = [broken_sql, writer]
+    try:
+        file_case(order, buyer_user)
+        assert relay_pending() == 1
+    finally:
+        events._subscribers.remove(broken_sql)
+        events._subscribers.remove(writer)
+    assert seen == [("file", "awaiting_seller")]
+    assert TimelineEntry.objects.filter(pk__in=wrote).count() == 1
+    assert not PendingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_event_interrupted_midway_is_redone_whole(order, buyer_user, outbox):
+    """A relay that dies while dispatching (here: SystemExit, which no subscriber guard
+    catches) takes the subscribers' writes back with it; the event stays for the next relay."""
+    calls = []
+
+    def writer(event):
+        TimelineEntry.objects.create(case_id=event.case_id, actor_role="system", action="note")
+        calls.append(event.entry_id)
+        if len(calls) == 1:
+            raise SystemExit("killed")
+
+    events.subscribe(writer)
+    try:
+        file_case(order, buyer_user)
+        with pytest.raises(SystemExit):
+            relay_pending()
+        assert PendingEvent.objects.count() == 1
+        assert not TimelineEntry.objects.filter(action="note").exists()
+        assert relay_pending() == 1
+    finally:
+        events._subscribers.remove(writer)
+    assert TimelineEntry.objects.filter(action="note").count() == 1
+    assert not PendingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_relay_dispatches_at_most_its_batch(order_factory, buyer_user, outbox):
+    for _ in range(3):
+        file_case(order_factory(), buyer_user)
+    assert relay_pending(limit=2) == 2
+    assert PendingEvent.objects.count() == 1
+    call_command("relay_case_events", "--once")
+    assert not PendingEvent.objects.exists()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_relays_never_dispatch_an_event_twice(order_factory, buyer_user, outbox):
+    for _ in range(12):
+        file_case(order_factory(), buyer_user)
+    dispatched, lock = [], threading.Lock()
+
+    def slow(event):
+        with lock:
+            dispatched.append(event.entry_id)
+        time.sleep(0.02)  # both relays stay busy at once
+
+    events.subscribe(slow)
+    try:
+        first, second = race(relay_pending, relay_pending)
+    finally:
+        events._subscribers.remove(slow)
+    assert first + second == 12 and first > 0 and second > 0
+    assert sorted(dispatched) == sorted(set(dispatched)) and len(dispatched) == 12
+    assert not PendingEvent.objects.exists()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_wakes_the_waiting_relay(order, buyer_user, outbox):
+    """The outbox's trigger NOTIFYs at commit: the waiting relay wakes at once rather than at
+    its timeout; with nothing committed it sleeps the whole timeout."""
+    woke = {}
+
+    def waiting_relay():
+        wait_for_events(0.01)  # LISTEN on this thread's session
+        started.set()
+        t0 = time.monotonic()
+        woke["announced"] = wait_for_events(20)
+        woke["after"] = time.monotonic() - t0
+        connection.close()
+
+    started = threading.Event()
+    relay = threading.Thread(target=waiting_relay)
+    relay.start()
+    assert started.wait(10)
+    time.sleep(0.2)
+    file_case(order, buyer_user)  # commits (autocommit outside a transaction)
+    relay.join(25)
+    assert woke["announced"] is True and woke["after"] < 5
+
+    t0 = time.monotonic()
+    assert wait_for_events(0.3) is False
+    assert time.monotonic() - t0 >= 0.3

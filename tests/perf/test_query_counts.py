@@ -2,9 +2,10 @@
 with 1 and with 20 cases / timeline entries / offers / evidence / shipment events / order lines /
 seller staff. Each count is also pinned, so a new query shows up here first.
 
-Writes are counted twice: the request itself (the production path, where the case event's
-subscribers run in the Celery worker after commit), and with those subscribers run inline after
-commit, as the embedded default (`make run` without Redis) does."""
+Writes are counted twice: the request itself on the production path (ODR_EVENTS_ASYNC: the case
+event is an outbox row written in the request's transaction, dispatched later by the relay),
+and with the subscribers run inline after commit, as the embedded default (`make run` without
+Redis) does."""
 
 from datetime import timedelta
 
@@ -19,6 +20,12 @@ from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _production_events(settings):
+    """Case events through the outbox, as in production (the inline variants switch it off)."""
+    settings.ODR_EVENTS_ASYNC = True
+
 FILE_BODY = {"reason": "damaged", "desired_outcome": "full_refund", "claimed_amount": 450_000,
              "description": "Hộp chè bị móp, gói bên trong rách."}
 OFFER_BODY = {"remedy": "partial_refund", "amount": 100_000, "note": "Hỗ trợ 100.000 ₫"}
@@ -30,18 +37,20 @@ COUNTER_BODY = {"remedy": "partial_refund", "amount": 300_000, "note": "Xin 300.
 # (Tests authenticate without a token; over HTTP the token lookup adds one query to each.)
 # Filing: order (+ marketplace, buyer, seller and its first payment: one hand-written query),
 # case (the one-open-case-per-order constraint is the check), timeline entry, hold instruction,
-# the actor's shops (for `actions`) + 2 savepoint lines. It was 13: the 201 re-read the case
+# the actor's shops (for `actions`), the case event's outbox row + 2 savepoint lines. It was 13: the 201 re-read the case
 # (+ the reader's groups), the payment was read twice (then once, on its own), an EXISTS query
 # checked for an open case, `actions` read deadline extensions.
-FILING_QUERIES = 7
-FILING_QUERIES_INLINE = 27  # + the `file` event's subscribers run inline (notifications, chat)
+FILING_QUERIES = 8
+# Inline: no outbox row; + the `file` event's subscribers (notifications, chat), each in a
+# savepoint (2 lines each: 27 before subscribers had their own savepoints).
+FILING_QUERIES_INLINE = 37
 # Offer / counter-offer: lock (+ marketplace, buyer, seller, order, and whether any deadline
-# extension exists), the actor's shops, offers superseded, offer, case, timeline entry + 2
-# savepoint lines. They were 20 with the answer re-reading the whole dossier (groups + case + 9
+# extension exists), the actor's shops, offers superseded, offer, case, timeline entry, outbox
+# row + 2 savepoint lines. They were 20 with the answer re-reading the whole dossier (groups + case + 9
 # prefetches), then 9 with `actions` reading the deadline extensions (now only when some exist).
 # Over HTTP with a token on PostgreSQL, the actor's shops come with the token (odr/auth.py).
-OFFER_QUERIES = 8
-COUNTER_OFFER_QUERIES = 8
+OFFER_QUERIES = 9
+COUNTER_OFFER_QUERIES = 9
 # Detail: the reader's groups and shops, the case (+ order with its marketplace and seller,
 # payment, …), 9 prefetches. Was 14: the order's marketplace and seller took a query each.
 DETAIL_QUERIES_BUYER = 12
@@ -85,7 +94,10 @@ def _count(fn) -> int:
 
 
 def _filing_queries(api, django_capture_on_commit_callbacks, n: int, *, inline: bool) -> int:
+    from django.conf import settings
+
     buyer_user, _, order = _world(n)
+    settings.ODR_EVENTS_ASYNC = not inline
     client = api(_fresh(buyer_user))
 
     def post():
@@ -105,8 +117,9 @@ def test_filing_query_count_does_not_grow(api, django_capture_on_commit_callback
     assert (small, large) == (pinned, pinned)
 
 
-def test_filing_query_count_pinned(api, django_assert_num_queries,
+def test_filing_query_count_pinned(api, django_assert_num_queries, settings,
                                    django_capture_on_commit_callbacks):
+    settings.ODR_EVENTS_ASYNC = False
     buyer_user, _, order = _world(1)
     client = api(_fresh(buyer_user))
     with django_assert_num_queries(FILING_QUERIES_INLINE), \
