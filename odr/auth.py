@@ -15,7 +15,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from odr.joined import columns, prepared, table
+from odr.joined import Joined, columns, fetch_one, table
 
 
 @cache
@@ -39,16 +39,23 @@ def _token_sql(vendor: str) -> str:
             f"JOIN {table(user)} u ON u.id = t.user_id WHERE t.key = %s")
 
 
-def _active_token(key: str) -> Token | None:
+@cache
+def _user_row() -> Joined:
     from django.contrib.auth import get_user_model
 
-    sql = prepared("token", _token_sql(connection.vendor))
-    user = next(iter(get_user_model().objects.raw(sql, [key])), None)
-    if user is None or not user.is_active:
+    return Joined(get_user_model())
+
+
+def _active_token(key: str) -> Token | None:
+    row = fetch_one("token", _token_sql(connection.vendor), [key])
+    if row is None:
         return None
-    if hasattr(user, "odr_groups"):
-        user._odr_groups = frozenset(user.odr_groups)
-        user._odr_seller_ids = frozenset(user.odr_seller_ids)
+    (user,), roles = _user_row().instances(row)
+    if not user.is_active:
+        return None
+    if roles:  # PostgreSQL: the user's groups and shops came with it
+        user._odr_groups = frozenset(roles[0])
+        user._odr_seller_ids = frozenset(roles[1])
     return Token(key=key, user=user)
 
 

@@ -37,9 +37,9 @@ COUNTER_BODY = {"remedy": "partial_refund", "amount": 300_000, "note": "Xin 300.
 # (Tests authenticate without a token; over HTTP the token lookup adds one query to each.)
 # Filing: order (+ marketplace, buyer, seller and its first payment: one hand-written query),
 # case (the one-open-case-per-order constraint is the check), timeline entry, hold instruction,
-# the actor's shops (for `actions`), the case event's outbox row + 2 savepoint lines. It was 13: the 201 re-read the case
-# (+ the reader's groups), the payment was read twice (then once, on its own), an EXISTS query
-# checked for an open case, `actions` read deadline extensions.
+# the actor's shops (for `actions`), the case event's outbox row + 2 savepoint lines. It was 13:
+# the 201 re-read the case (+ the reader's groups), the payment was read twice (then once, on
+# its own), an EXISTS query checked for an open case, `actions` read deadline extensions.
 FILING_QUERIES = 8
 # Inline: no outbox row; + the `file` event's subscribers (notifications, chat), each in a
 # savepoint (2 lines each: 27 before subscribers had their own savepoints).
