@@ -26,8 +26,51 @@ def _pct(sorted_lat: list[float], q: float) -> float | None:
     return sorted_lat[min(len(sorted_lat) - 1, int(q * len(sorted_lat)))]
 
 
+def settle(min_idle: float = 0.7, limit_s: float = 90) -> float:
+    """Wait until the machine is mostly idle again (share of idle CPU over 1 s, from
+    /proc/stat) — after an overloaded phase the server's and PostgreSQL's backlog keeps both
+    cores busy for a while, and 2,000 sockets connecting into that timed out. Returns the
+    seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        a = _cpu_times()
+        time.sleep(1)
+        b = _cpu_times()
+        busy = [y - x for x, y in zip(a, b, strict=True)]
+        if sum(busy) and (busy[3] + busy[4]) / sum(busy) >= min_idle:  # idle + iowait
+            break
+    return time.monotonic() - t0
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
+
+
 def drive(srv: servers.Server, mode: str, rooms: list, rate: float, seconds: int,
-          reconnect_share: float) -> dict:
+          reconnect_share: float, attempts: int = 2) -> dict:
+    """One load phase; if the clients cannot all connect, they are stopped, the machine is
+    left to settle and the phase starts over once (the result records the retry)."""
+    for attempt in range(1, attempts + 1):
+        settled_s = settle()
+        try:
+            result = _drive(srv, mode, rooms, rate, seconds, reconnect_share)
+        except ConnectFailed:
+            if attempt == attempts:
+                raise
+            print("  chat: clients could not all connect; settling and retrying", flush=True)
+            continue
+        result.update(attempt=attempt, settled_s=round(settled_s, 1))
+        return result
+    raise AssertionError("unreachable")
+
+
+class ConnectFailed(RuntimeError):
+    pass
+
+
+def _drive(srv: servers.Server, mode: str, rooms: list, rate: float, seconds: int,
+           reconnect_share: float) -> dict:
     base = srv.url.replace("http://", "ws://")
     chunks = [rooms[i::PROCESSES] for i in range(PROCESSES)]
     clients = []
@@ -45,7 +88,9 @@ def drive(srv: servers.Server, mode: str, rooms: list, rate: float, seconds: int
     for p in clients:
         line = p.stdout.readline()
         if not line.startswith("READY"):
-            raise RuntimeError(f"chat client could not connect: {line.strip()[:300]}")
+            for q in clients:
+                procs.release(q)
+            raise ConnectFailed(f"chat client could not connect: {line.strip()[:300]}")
     connect_s = time.monotonic() - t0
     mon = procs.Monitor([srv.pid]).start()
     for p in clients:
