@@ -11,7 +11,7 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Real password hashing costs ~0.5 s per user by design; tests need no such protection.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Subscribers run inline after commit in tests; tests/cases/test_events.py covers the worker path.
+    # Subscribers run inline after commit in tests; tests/cases/test_events.py covers the outbox.
     settings.ODR_EVENTS_ASYNC = False
     # Notification sends are not enqueued from on-commit callbacks (tests/notifications tests
     # delivery itself); the periodic sweep is the production backstop either way.

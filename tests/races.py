@@ -2,7 +2,11 @@
 
 import threading
 
+import pytest
+from django.conf import settings
 from django.db import connection
+
+needs_postgres = pytest.mark.skipif(not settings.USING_POSTGRES, reason="needs PostgreSQL")
 
 
 def race(*calls, timeout: float = 60) -> list:

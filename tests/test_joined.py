@@ -5,7 +5,6 @@ persistent connections the statements are prepared once per session."""
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -17,9 +16,7 @@ from cases.selectors import case_for_update, order_for_filing
 from odr.auth import user_for_token
 from odr.joined import fetch_one
 from tests import factories as f
-from tests.races import race
-
-needs_postgres = pytest.mark.skipif(not settings.USING_POSTGRES, reason="needs PostgreSQL")
+from tests.races import needs_postgres, race
 
 
 def _file(buyer_user, order) -> Case:

@@ -26,7 +26,7 @@ def _pct(sorted_lat: list[float], q: float) -> float | None:
     return sorted_lat[min(len(sorted_lat) - 1, int(q * len(sorted_lat)))]
 
 
-def settle(min_idle: float = 0.7, limit_s: float = 90) -> float:
+def wait_until_idle(min_idle: float = 0.7, limit_s: float = 90) -> float:
     """Wait until the machine is mostly idle again (share of idle CPU over 1 s, from
     /proc/stat) — after an overloaded phase the server's and PostgreSQL's backlog keeps both
     cores busy for a while, and 2,000 sockets connecting into that timed out. Returns the
@@ -52,7 +52,7 @@ def drive(srv: servers.Server, mode: str, rooms: list, rate: float, seconds: int
     """One load phase; if the clients cannot all connect, they are stopped, the machine is
     left to settle and the phase starts over once (the result records the retry)."""
     for attempt in range(1, attempts + 1):
-        settled_s = settle()
+        settled_s = wait_until_idle()
         try:
             result = _drive(srv, mode, rooms, rate, seconds, reconnect_share)
         except ConnectFailed:

@@ -164,6 +164,9 @@ def relay_drain(env: dict, limit_s: float) -> Row:
     from cases.models import PendingEvent
 
     pending = PendingEvent.objects.count()
+    if not pending:
+        return Row(figure="transitions · case events relayed (1 relay process)",
+                   value="nothing pending", ok=None, notes="no case event was left to relay")
     relay = procs.spawn([procs.PYTHON, "manage.py", "relay_case_events"], env=env, name="relay")
     try:
         deadline = time.monotonic() + 60

@@ -37,7 +37,7 @@ class TimelineEntry(models.Model):
 class PendingEvent(models.Model):
     """A case event committed with the change it records and not yet announced to the
     subscribers (chat lines, notifications, assignment, statistics, escrow delivery): the
-    transactional outbox. The relay (cases.events.relay_pending, run by `manage.py
+    transactional outbox. The relay (cases.relay.relay_pending, run by `manage.py
     relay_case_events`) dispatches and deletes it, so an event exists exactly when its change
     does: a rollback takes it away, a crash after commit leaves it for the relay."""
 

@@ -5,9 +5,9 @@ import threading
 import time
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from cases import events
 from cases.models import PendingEvent, TimelineEntry
@@ -15,10 +15,7 @@ from cases.relay import relay_pending, wait_for_events
 from escrow.models import EscrowInstruction
 from tests import factories as f
 from tests.cases.helpers import file_case
-from tests.races import race
-
-needs_postgres = pytest.mark.skipif(not django_settings.USING_POSTGRES,
-                                    reason="needs PostgreSQL (SKIP LOCKED, LISTEN/NOTIFY)")
+from tests.races import needs_postgres, race
 
 
 @pytest.fixture
@@ -92,24 +89,25 @@ def test_the_outbox_path_publishes_nothing_and_the_relay_dispatches(
 
 
 @pytest.mark.django_db
-def test_the_relayed_event_is_the_one_the_inline_path_sends(order, buyer_user, seller_user,
-                                                             outbox, settings):
+def test_the_relayed_event_is_what_the_timeline_entry_recorded(order, buyer_user, seller_user,
+                                                                outbox):
+    from cases import services
+
     got = []
     events.subscribe(got.append)
     try:
         case = file_case(order, buyer_user)
-        from cases import services
-
         services.case_offer(case_id=case.pk, actor=seller_user, remedy="partial_refund",
                             amount=100_000)
         relay_pending()
     finally:
         events._subscribers.remove(got.append)
-    offer_entry = TimelineEntry.objects.get(case=case, action="make_offer")
+    offer = case.offers.get()
     assert got[-1] == events.CaseEvent(
-        case_id=case.pk, entry_id=offer_entry.pk, action="make_offer",
-        from_state="awaiting_seller", to_state="awaiting_buyer", actor_id=seller_user.pk,
-        actor_role="seller", data=offer_entry.data, escrow_ids=())
+        case_id=case.pk, entry_id=TimelineEntry.objects.get(case=case, action="make_offer").pk,
+        action="make_offer", from_state="awaiting_seller", to_state="awaiting_buyer",
+        actor_id=seller_user.pk, actor_role="seller",
+        data={"offer": offer.pk, "remedy": "partial_refund", "amount": 100_000}, escrow_ids=())
     assert [e.action for e in got] == ["file", "make_offer"]  # oldest first
 
 
@@ -129,6 +127,8 @@ def test_a_failing_subscriber_rolls_back_alone(order, buyer_user, seen, outbox):
     wrote = []
 
     def broken_sql(event):
+        TimelineEntry.objects.create(case_id=event.case_id, actor_role="system",
+                                     action="half-done", to_state=event.to_state)
         with connection.cursor() as cursor:
             cursor.execute("SELECT * FROM no_such_table")
 
@@ -145,6 +145,7 @@ def test_a_failing_subscriber_rolls_back_alone(order, buyer_user, seen, outbox):
         events._subscribers.remove(writer)
     assert seen == [("file", "awaiting_seller")]
     assert TimelineEntry.objects.filter(pk__in=wrote).count() == 1
+    assert not TimelineEntry.objects.filter(action="half-done").exists()
     assert not PendingEvent.objects.exists()
 
 
@@ -189,21 +190,40 @@ def test_the_relay_dispatches_at_most_its_batch(order_factory, buyer_user, outbo
 def test_two_relays_never_dispatch_an_event_twice(order_factory, buyer_user, outbox):
     for _ in range(12):
         file_case(order_factory(), buyer_user)
-    dispatched, lock = [], threading.Lock()
+    dispatched, lock, other_relay_busy = [], threading.Lock(), threading.Event()
 
-    def slow(event):
+    def recorder(event):
         with lock:
             dispatched.append(event.entry_id)
-        time.sleep(0.02)  # both relays stay busy at once
+            first = len(dispatched) == 1
+        if first:  # hold the first event until the other relay has claimed one of its own
+            assert other_relay_busy.wait(20)
+        else:
+            other_relay_busy.set()
 
-    events.subscribe(slow)
+    events.subscribe(recorder)
     try:
         first, second = race(relay_pending, relay_pending)
     finally:
-        events._subscribers.remove(slow)
+        events._subscribers.remove(recorder)
     assert first + second == 12 and first > 0 and second > 0
     assert sorted(dispatched) == sorted(set(dispatched)) and len(dispatched) == 12
     assert not PendingEvent.objects.exists()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_outbox_row_is_a_prepared_insert_on_persistent_connections(
+        monkeypatch, order_factory, buyer_user, outbox):
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    with CaptureQueriesContext(connection) as seen:
+        cases = [file_case(order_factory(), buyer_user) for _ in range(2)]
+    outbox_sql = [q["sql"].split()[0] for q in seen.captured_queries if "odr_outbox" in q["sql"]]
+    assert outbox_sql == ["PREPARE", "EXECUTE", "EXECUTE"]  # prepared once per session
+    holds = {str(h.pk) for h in EscrowInstruction.objects.filter(case__in=cases, kind="hold")}
+    assert {i for p in PendingEvent.objects.all() for i in p.escrow_ids} == holds
+    connection.close()
 
 
 @needs_postgres
@@ -230,6 +250,19 @@ def test_a_commit_wakes_the_waiting_relay(order, buyer_user, outbox):
     relay.join(25)
     assert woke["announced"] is True and woke["after"] < 5
 
-    t0 = time.monotonic()
-    assert wait_for_events(0.3) is False
-    assert time.monotonic() - t0 >= 0.3
+    try:
+        t0 = time.monotonic()
+        assert wait_for_events(0.3) is False
+        assert time.monotonic() - t0 >= 0.3
+    finally:
+        connection.close()  # ends this session's LISTEN
+
+
+def test_messages_from_before_the_outbox_are_still_dispatched(seen):
+    """During a rolling deploy old web processes still publish `cases.dispatch_event`."""
+    from cases.tasks import case_event_dispatch
+
+    case_event_dispatch.apply(kwargs={"event": {
+        "case_id": 1, "entry_id": None, "action": "x", "from_state": "a", "to_state": "b",
+        "actor_id": None, "actor_role": "system", "data": {}, "from_a_newer_version": 1}})
+    assert seen == [("x", "b")]

@@ -72,7 +72,7 @@ def server_env(var_dir: Path, port: int) -> dict:
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
         env["CELERY_BROKER_URL"] = "memory://"  # no worker here: nothing must pile up in Redis
-    # No Celery worker runs beside this server: case events (chat lines, notifications,
+    # No event relay runs beside this server: case events (chat lines, notifications,
     # assignment, the `case` frame) are dispatched inline, as in the embedded default.
     env["ODR_EVENTS_ASYNC"] = "0"
     env.update({

@@ -1,12 +1,15 @@
 """`manage.py relay_case_events`: the case-event outbox relay (cases.relay). Run one or more
-beside the web servers whenever ODR_EVENTS_ASYNC is on; SIGTERM stops it after the event in
-hand."""
+beside the web servers whenever ODR_EVENTS_ASYNC is on; with it off (events dispatched inline)
+it only waits, so a supervisor that starts it anyway has nothing to restart. SIGTERM stops it
+once the batch in hand is done (at most `--batch` events) or its wait ends."""
 
 import signal
+import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from cases.relay import relay_forever, relay_pending
+from cases.relay import relay_all, relay_forever
 
 
 class Command(BaseCommand):
@@ -23,12 +26,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, once=False, batch=100, poll=5.0, **options):
         if once:
-            total = 0
-            while (n := relay_pending(batch)):
-                total += n
-            self.stdout.write(f"relayed {total} case events")
+            self.stdout.write(f"relayed {relay_all(batch)} case events")
             return
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+        if not getattr(settings, "ODR_EVENTS_ASYNC", False):
+            self.stdout.write("ODR_EVENTS_ASYNC is off: case events are dispatched inline; "
+                              "nothing to relay")
+            while not stopping:
+                time.sleep(1)
+            return
         relay_forever(batch=batch, poll_seconds=poll, stop=lambda: bool(stopping))
