@@ -258,6 +258,7 @@ def test_a_commit_wakes_the_waiting_relay(order, buyer_user, outbox):
         connection.close()  # ends this session's LISTEN
 
 
+@pytest.mark.django_db
 def test_messages_from_before_the_outbox_are_still_dispatched(seen):
     """During a rolling deploy old web processes still publish `cases.dispatch_event`."""
     from cases.tasks import case_event_dispatch
