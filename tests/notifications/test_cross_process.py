@@ -54,3 +54,29 @@ def test_a_notification_from_another_process_reaches_the_socket(cast):
         await comm.disconnect()
 
     async_to_sync(go)()
+
+
+def test_pushes_from_synchronous_code_arrive_through_one_loop(cast):
+    """The relay and Celery tasks push from plain threads: one event loop per process carries
+    every push over Redis (a new loop per push opened a new Redis connection each time)."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    from notifications import push
+
+    layer = get_channel_layer()
+
+    async def go():
+        channel = await layer.new_channel()
+        await layer.group_add(push.group_name(cast.buyer.pk), channel)
+        for count in range(3):
+            await asyncio.to_thread(push.push, cast.buyer.pk, {"type": "unread", "count": count})
+        got = [(await asyncio.wait_for(layer.receive(channel), 5))["frame"]["count"]
+               for _ in range(3)]
+        await layer.group_discard(push.group_name(cast.buyer.pk), channel)
+        return got
+
+    assert async_to_sync(go)() == [0, 1, 2]
+    pid, loop = push._sender
+    assert pid == os.getpid() and loop.is_running()
