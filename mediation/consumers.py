@@ -412,6 +412,20 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
               "chat.closed": chat_closed, "chat.recheck": chat_recheck}
 
     # --- helpers -------------------------------------------------------------------------------
+    closing = False  # this side sent the close frame
+
+    async def close(self, code=None, reason=None) -> None:
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """Nothing more once this side has closed: a frame a handler was still about to send
+        (a lagging socket's queued events) would only make the server raise 'send after
+        close'; the client gets what it missed when it resumes with `since`."""
+        if self.closing:
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
     async def _send(self, data: dict) -> None:
         # The client may be gone with its disconnect still queued behind this group event
         # (uvicorn raises ClientDisconnected, an OSError): drop the frame and let disconnect()

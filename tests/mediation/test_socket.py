@@ -362,3 +362,23 @@ def test_memberships_read_before_the_socket_joined_are_read_again(cast):
         assert await Socket(seller, case.pk).close_code() == 4403
 
     run(go)
+
+
+def test_nothing_is_sent_once_this_side_has_closed():
+    """A handler still holding an event when the socket is closed (lagging, revoked) must not
+    send after the close frame: uvicorn raises on it. The client resumes with `since`."""
+    from mediation.consumers import CaseChatConsumer
+
+    consumer, sent = CaseChatConsumer(), []
+
+    async def base_send(message):
+        sent.append(message["type"])
+
+    async def go():
+        consumer.base_send = base_send
+        await consumer.send(text_data="before")
+        await consumer.close(code=4409)
+        await consumer.send(text_data="late")
+
+    async_to_sync(go)()
+    assert sent == ["websocket.send", "websocket.close"]
