@@ -157,6 +157,9 @@ def run(ctx) -> list[Row]:
     return rows
 
 
+RELAY_FIGURE = "transitions · case events relayed (1 relay process)"
+
+
 def relay_drain(env: dict, limit_s: float) -> Row:
     """The background side of those transitions: one `relay_case_events` process dispatches
     the case events the phases above left in the outbox (chat system lines, notifications,
@@ -165,8 +168,8 @@ def relay_drain(env: dict, limit_s: float) -> Row:
 
     pending = PendingEvent.objects.count()
     if not pending:
-        return Row(figure="transitions · case events relayed (1 relay process)",
-                   value="nothing pending", ok=None, notes="no case event was left to relay")
+        return Row(figure=RELAY_FIGURE, value="nothing pending",
+                   notes="no case event was left to relay")
     relay = procs.spawn([procs.PYTHON, "manage.py", "relay_case_events"], env=env, name="relay")
     try:
         deadline = time.monotonic() + 60
@@ -183,7 +186,7 @@ def relay_drain(env: dict, limit_s: float) -> Row:
         procs.release(relay)
     rate = (start - left) / elapsed if elapsed else 0.0
     return Row(
-        figure="transitions · case events relayed (1 relay process)",
+        figure=RELAY_FIGURE,
         value=f"{rate:.0f} events/s, {pending - left} of {pending} dispatched",
         cpu_pct=usage.cpu_pct, peak_rss_mb=usage.peak_rss_mb,
         notes=(f"after the phases above, web server stopped; {left} left after "

@@ -4,11 +4,9 @@ Transitions that exclude each other: exactly one wins, the rest are refused clea
 the case, its timeline and its escrow rows are exactly those of the winner. Transitions that may
 follow each other: every success starts from the state the previous one left (no lost update)."""
 
-import threading
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from cases import services
 from cases.errors import DomainError
@@ -24,27 +22,16 @@ pytestmark = [
 ]
 
 def _race(calls: dict, rounds: int):
-    """Fire every call `rounds` times from its own thread, all released at once."""
-    barrier = threading.Barrier(len(calls) * rounds)
+    """Fire every call `rounds` times from its own thread, all released at once (tests.races)."""
+    names = [name for name in calls for _ in range(rounds)]
     wins, refusals, errors = [], [], []
-
-    def act(name):
-        try:
-            barrier.wait()
-            calls[name]()
+    for name, outcome in zip(names, race(*(calls[name] for name in names)), strict=True):
+        if isinstance(outcome, DomainError):
+            refusals.append((name, outcome.status))
+        elif isinstance(outcome, Exception):  # anything else is a bug
+            errors.append(repr(outcome))
+        else:
             wins.append(name)
-        except DomainError as exc:
-            refusals.append((name, exc.status))
-        except Exception as exc:  # anything else is a bug
-            errors.append(repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=act, args=(name,)) for name in calls for _ in range(rounds)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
     return wins, refusals, errors
 
 

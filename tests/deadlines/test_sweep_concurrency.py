@@ -12,6 +12,7 @@ from cases.services.deadlines import deadlines_sweep
 from escrow.models import EscrowInstruction
 from tests.cases.helpers import file_case
 from tests.deadlines.helpers import make_order, vn
+from tests.races import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -28,24 +29,9 @@ def _due_cases(buyer_user, seller_user, n: int) -> list[int]:
 
 
 def _in_threads(n: int, fn) -> list:
-    barrier, results, errors = threading.Barrier(n), [], []
-
-    def run():
-        try:
-            barrier.wait(timeout=10)
-            results.append(fn())
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
-    return results
+    outcomes = race(*[fn] * n)
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    return outcomes
 
 
 def test_four_sweepers_act_on_each_case_exactly_once(buyer_user, seller_user):
