@@ -5,13 +5,13 @@ import threading
 import time
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from cases import events
 from cases.models import PendingEvent, TimelineEntry
-from cases.relay import relay_pending, wait_for_events
+from cases.relay import Partition, open_session, relay_pending, wait_for_events
 from escrow.models import EscrowInstruction
 from tests import factories as f
 from tests.cases.helpers import file_case
@@ -183,6 +183,57 @@ def test_the_relay_dispatches_at_most_its_batch(order_factory, buyer_user, outbo
     assert PendingEvent.objects.count() == 1
     call_command("relay_case_events", "--once")
     assert not PendingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_partitioned_relays_each_dispatch_their_own_cases_in_order(order_factory, buyer_user,
+                                                                   seller_user, seen, outbox):
+    """Relay 0/2 takes the even case ids, 1/2 the odd ones, each oldest first, so several
+    relays share the work and each case's events still come in order."""
+    from cases import services
+
+    cases = [file_case(order_factory(), buyer_user) for _ in range(4)]
+    for case in cases:
+        services.case_offer(case_id=case.pk, actor=seller_user, remedy="partial_refund",
+                            amount=100_000)
+    got = []
+    events.subscribe(got.append)
+    try:
+        assert relay_pending(partition=Partition(1, 2)) == 2 * sum(c.pk % 2 for c in cases)
+        assert {e.case_id % 2 for e in got} <= {1}
+        odd = len(got)
+        call_command("relay_case_events", "--once", "--partition", "0/2")
+    finally:
+        events._subscribers.remove(got.append)
+    assert len(got) == 8 and {e.case_id % 2 for e in got[odd:]} <= {0}
+    for case in cases:  # each case: its filing, then its offer
+        assert [e.action for e in got if e.case_id == case.pk] == ["file", "make_offer"]
+    assert not PendingEvent.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["2/2", "-1/2", "1", "a/b", "0/0"])
+def test_a_partition_outside_its_count_is_refused(text):
+    with pytest.raises(ValueError):
+        Partition.parse(text)
+    with pytest.raises(CommandError, match="partition"):
+        call_command("relay_case_events", "--once", "--partition", text)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_session_listens_and_commits_without_waiting_for_the_disk():
+    try:
+        open_session()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("off",)
+            cursor.execute("SELECT pg_listening_channels()")
+            assert cursor.fetchall() == [("odr_case_events",)]
+    finally:
+        connection.close()  # the next test gets a plain session
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
 
 
 @needs_postgres

@@ -3,13 +3,22 @@ beside the web servers whenever ODR_EVENTS_ASYNC is on; with it off (events disp
 it only waits, so a supervisor that starts it anyway has nothing to restart. SIGTERM stops it
 once the batch in hand is done (at most `--batch` events) or its wait ends."""
 
+import argparse
 import signal
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
 
-from cases.relay import relay_all, relay_forever
+from cases.relay import ALL, Partition, relay_all, relay_forever
+
+
+def _partition(text: str) -> Partition:
+    try:
+        return Partition.parse(text)
+    except ValueError as exc:  # argparse shows this message, not "invalid value"
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 class Command(BaseCommand):
@@ -23,10 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=5.0,
                             help="seconds to wait when no notification comes (default 5; "
                                  "PostgreSQL wakes the relay at once with NOTIFY)")
+        parser.add_argument("--partition", type=_partition, default=ALL, metavar="I/N",
+                            help="dispatch only the cases whose id modulo N is I (run N relays, "
+                                 "0/N … N-1/N, to share the work and keep each case's order)")
 
-    def handle(self, *args, once=False, batch=100, poll=5.0, **options):
+    def handle(self, *args, once=False, batch=100, poll=5.0, partition=ALL, **options):
         if once:
-            self.stdout.write(f"relayed {relay_all(batch)} case events")
+            self.stdout.write(f"relayed {relay_all(batch, partition)} case events")
             return
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -37,4 +49,8 @@ class Command(BaseCommand):
             while not stopping:
                 time.sleep(1)
             return
-        relay_forever(batch=batch, poll_seconds=poll, stop=lambda: bool(stopping))
+        # The relay keeps its database session for its whole life (LISTEN needs it, so never
+        # behind a transaction-pooling proxy): its hot statements are prepared once (odr.joined).
+        connection.settings_dict["CONN_MAX_AGE"] = None
+        relay_forever(batch=batch, poll_seconds=poll, partition=partition,
+                      stop=lambda: bool(stopping))
