@@ -245,11 +245,6 @@ def _reason_of(event: CaseEvent) -> str:
     return entry.reason if entry else ""
 
 
-def case_for_event(case_id: int) -> Case | None:
-    return (Case.objects.select_related("buyer__user", "seller", "order", "mediator")
-            .filter(pk=case_id).first())
-
-
-__all__ = ["Batch", "batches_for", "buyer_users", "case_for_event", "mediator_pool", "party_users",
+__all__ = ["Batch", "batches_for", "buyer_users", "mediator_pool", "party_users",
            "seller_users", "supervisors"]
 

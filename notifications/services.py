@@ -139,20 +139,21 @@ def notify(*, event: str, users: Iterable, case=None, context: dict | None = Non
                 deliveries.append(row)
         Delivery.objects.bulk_create(deliveries)
         if created:
-            transaction.on_commit(partial(_after_commit, [n.pk for n in created]), robust=True)
+            due = [row.pk for row in deliveries
+                   if row.status == Delivery.Status.PENDING and row.not_before is None]
+            transaction.on_commit(partial(_after_commit, created, due), robust=True)
     return created
 
 
-def _after_commit(notification_ids: list[int]) -> None:
-    """Push each new notification to its recipient's bell, then enqueue the due sends."""
-    notifications = list(Notification.objects.filter(pk__in=notification_ids).order_by("pk"))
+def _after_commit(notifications: list[Notification], due: list[int]) -> None:
+    """Push each new notification to its recipient's bell, then enqueue the sends that are due
+    now (the rows were just written: nothing else has touched them yet, so what `notify` holds
+    in memory is what was committed)."""
     unread = unread_counts(user_ids={n.recipient_id for n in notifications})
     for notification in notifications:
         push_notification(notification, unread.get(notification.recipient_id, 0))
     if not conf.enqueue_on_commit():
         return
-    due = Delivery.objects.filter(notification_id__in=notification_ids, status=Delivery.Status.PENDING,
-                                  not_before__isnull=True).values_list("pk", flat=True)
     for delivery_id in due:
         delivery_enqueue(delivery_id=delivery_id)
 

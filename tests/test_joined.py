@@ -1,4 +1,4 @@
-"""The two hot reads in hand-written SQL (odr/joined.py, cases.selectors): the rows come back
+"""The hot reads in hand-written SQL (odr/joined.py, cases.selectors): the rows come back
 as the ORM would give them, the lock takes the case row alone, and on PostgreSQL with
 persistent connections the statements are prepared once per session."""
 
@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from cases import services
 from cases.models import Case, DeadlineExtension, Order, Payment
-from cases.selectors import case_for_update, order_for_filing
+from cases.selectors import case_for_notice, case_for_update, order_for_filing
 from odr.auth import user_for_token
 from odr.joined import fetch_one
 from tests import factories as f
@@ -96,6 +96,29 @@ def test_the_lock_read_gives_the_case_and_whether_it_has_extensions(order, buyer
         assert locked.extensions.count() == 1
     with transaction.atomic():
         assert case_for_update(case.pk + 10_000) is None
+
+
+@pytest.mark.django_db
+def test_the_notice_read_gives_the_case_with_its_people(order, buyer_user, mediator_user):
+    case = _file(buyer_user, order)
+    found = case_for_notice(case.pk)
+    assert found == case and found.state == case.state and found.filed_at == case.filed_at
+    with CaptureQueriesContext(connection) as seen:
+        assert (found.buyer, found.buyer.user, found.seller, found.order) == (
+            case.buyer, buyer_user, case.seller, case.order)
+        assert found.mediator is None
+    assert len(seen) == 0  # all in the one query
+    Case.objects.filter(pk=case.pk).update(mediator=mediator_user)
+    assert case_for_notice(case.pk).mediator == mediator_user
+    assert case_for_notice(case.pk + 10_000) is None and case_for_notice(10**20) is None
+
+
+@pytest.mark.django_db
+def test_the_notice_read_of_a_buyer_without_an_account(order, buyer_user):
+    case = _file(buyer_user, order)
+    type(case.buyer).objects.filter(pk=case.buyer_id).update(user=None)
+    found = case_for_notice(case.pk)
+    assert found.buyer.user_id is None and found.buyer.user is None
 
 
 @pytest.mark.django_db(transaction=True)
