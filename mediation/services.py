@@ -81,6 +81,10 @@ def _next_seq(case_id: int, *, allow_closed: bool) -> int:
             if closed_at is not None and not allow_closed:
                 raise ChatClosed("The chat of this case is closed")
             return int(seq)
+        # The case's first message: its room is made here, once (the foreign key would only
+        # be checked at commit on PostgreSQL, so a missing case is caught now).
+        if not Case.objects.filter(pk=case_id).exists():
+            raise NotFound("Case not found")
         ChatRoom.objects.bulk_create([ChatRoom(case_id=case_id)], ignore_conflicts=True)
     raise RuntimeError(f"no chat room for case {case_id}")  # pragma: no cover
 
@@ -312,21 +316,18 @@ def chat_system_post(*, event: CaseEvent) -> ChatMessage | None:
     the event is delivered twice; then the "case changed" frame, and the chat closes when the
     case resolves."""
     with transaction.atomic():
-        if event.entry_id is not None and ChatMessage.objects.filter(
-                timeline_entry_id=event.entry_id).exists():
-            return None
-        if not Case.objects.filter(pk=event.case_id).exists():
-            return None
-        seq = _next_seq(event.case_id, allow_closed=True)
         try:
             with transaction.atomic():
+                seq = _next_seq(event.case_id, allow_closed=True)
                 msg = ChatMessage.objects.create(
                     case_id=event.case_id, seq=seq, author=None, author_role="system",
                     kind=ChatMessage.Kind.SYSTEM, body=system_text(event),
                     audience=ChatMessage.Audience.ALL, timeline_entry_id=event.entry_id,
                 )
-        except IntegrityError:  # the same entry, raced by a second delivery
-            transaction.set_rollback(True)
+        # The entry's line is there already (the event delivered twice: its unique timeline
+        # entry refuses the second; rare, so no read first), or the case is gone. The
+        # savepoint takes the sequence number back.
+        except (IntegrityError, NotFound):
             return None
         _on_commit_broadcast(event.case_id, _message_event(msg))
         _on_commit_broadcast(event.case_id, {"type": "chat.case", "state": event.to_state,

@@ -47,8 +47,17 @@ def test_system_line_is_posted_once_per_timeline_entry_even_on_a_closed_chat(cas
     first = services.chat_system_post(event=event)
     assert services.chat_system_post(event=event) is None
     assert ChatMessage.objects.filter(case=case).count() == 1
+    assert ChatRoom.objects.get(case=case).last_seq == first.seq  # the repeat took no number
     assert first.body == ("Hòa giải viên đã ra quyết định: hoàn tiền một phần, 150.000 ₫. "
                           "Trạng thái: Đang hòa giải → Đã có quyết định.")
+
+
+@pytest.mark.django_db
+def test_no_system_line_and_no_room_for_a_case_that_is_gone():
+    event = CaseEvent(case_id=10**9, entry_id=None, action="file", from_state="",
+                      to_state="awaiting_seller", actor_id=None, actor_role="buyer")
+    assert services.chat_system_post(event=event) is None
+    assert not ChatRoom.objects.filter(case_id=10**9).exists()
 
 
 def test_every_known_action_reads_as_a_vietnamese_sentence():
