@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 
 from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q, QuerySet, Sum
@@ -23,6 +24,7 @@ from django.utils import timezone
 from cases.calendar import VN_TZ
 from cases.events import CaseEvent
 from cases.models import Case, Shipment
+from odr.joined import prepared
 from stats import tally
 from stats.models import DailyCases, DailyCount, MonthlyCount, RollupDay, RollupMonth, RollupWatermark
 
@@ -97,10 +99,21 @@ def on_case_event(event: CaseEvent) -> None:
         mark_case_stale(event.case_id)
 
 
+@cache
+def _stale_sql(vendor: str) -> tuple[str, tuple]:
+    """UPDATE the day the case was filed on (in Vietnam): written once, as every case event
+    runs it (the ORM compiled this query anew each time, more CPU than the query takes)."""
+    qn = connection.ops.quote_name
+    day, params = connection.ops.datetime_cast_date_sql(qn("filed_at"), (), str(VN_TZ))
+    return (f"UPDATE {qn(RollupDay._meta.db_table)} SET {qn('version')} = {qn('version')} + 1 "  # noqa: S608
+            f"WHERE {qn('day')} = (SELECT {day} FROM {qn(Case._meta.db_table)} WHERE id = %s)",
+            tuple(params))
+
+
 def mark_case_stale(case_id: int) -> None:
-    day = Case.objects.filter(pk=case_id).annotate(
-        d=TruncDate("filed_at", tzinfo=VN_TZ)).values("d")[:1]
-    RollupDay.objects.filter(day=day).update(version=F("version") + 1)
+    sql, params = _stale_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(prepared("case_day_stale", sql), [*params, case_id])
 
 
 def _advance_watermark() -> None:
