@@ -95,6 +95,33 @@ def test_attachment_must_be_evidence_of_the_same_case(api, case, buyer_user, ord
     assert ChatMessage.objects.count() == 1
 
 
+@pytest.mark.parametrize("n", [3, 30])
+def test_a_resume_reads_three_queries_whatever_its_length(case, buyer_user, seller_user,
+                                                          mediator_user, n,
+                                                          django_assert_num_queries):
+    """The messages, their authors, their evidence: one query each, however many messages
+    (a room has a handful of authors)."""
+    from cases import services as case_services
+    from mediation.access import chat_member, display_name
+    from mediation.selectors import chat_resume, message_json
+
+    uid = case_services.evidence_add(case=case, actor=buyer_user, upload=png()).uid
+    post(case, buyer_user, "ảnh", evidence_uid=str(uid))
+    for i in range(n):
+        post(case, [buyer_user, seller_user, mediator_user][i % 3], f"m{i}")
+    member = chat_member(mediator_user, case)
+    with django_assert_num_queries(3):
+        messages, more = chat_resume(member=member, case=case, since=None)
+    assert len(messages) == n + 1 and more is False
+    assert messages == [message_json(m, staff=True)
+                        for m in ChatMessage.objects.filter(case=case).order_by("seq")]
+    assert messages[0]["evidence"]["uid"] == str(uid)
+    assert {m["author"]["name"] for m in messages} == {
+        display_name(u) for u in (buyer_user, seller_user, mediator_user)}
+    with django_assert_num_queries(1):  # nothing new: no author or evidence to read
+        assert chat_resume(member=member, case=case, since=n + 1) == ([], False)
+
+
 def test_read_marker_and_unread_counts_in_one_query(api, case, buyer_user, seller_user,
                                                     mediator_user, django_assert_num_queries):
     post(case, seller_user, "s1")
