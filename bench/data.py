@@ -238,7 +238,7 @@ def hot_case(c: Cast) -> Hot:
                buyer_token=c.tokens[c.buyers[0].user_id])
 
 
-def _empty_rooms(case_ids: list[int]) -> None:
+def empty_rooms(case_ids: list[int]) -> None:
     """Every run starts from empty rooms (a fixture reset): a connect's history, and so its
     cost, would otherwise grow with every run's messages."""
     from mediation.models import ChatMessage, ChatRoom, ReadMarker
@@ -259,7 +259,7 @@ def chat_rooms(c: Cast, rooms: int, per_room: int) -> list[tuple[int, list[str]]
         _bulk_cases(c, orders, lambda o: buyer_user[o.buyer_id])
     staff = dict(Seller.staff.through.objects.filter(seller__in=c.sellers)
                  .values_list("seller_id", "user_id"))
-    _empty_rooms(list(qs.values_list("pk", flat=True)[:rooms]))
+    empty_rooms(list(qs.values_list("pk", flat=True)[:rooms]))
     out = []
     for pk, sid, uid in qs.values_list("pk", "seller_id", "buyer__user_id")[:rooms]:
         buyers = [c.tokens[uid]] * (per_room * 6 // 10)

@@ -165,6 +165,10 @@ def run(ctx) -> list[Row]:
         with servers.Server(model, ctx.env) as srv:
             for rate in rates:
                 print(f"  odr chat at {rate} msg/s on {model.label}", flush=True)
+                # Every phase starts from empty rooms, as the first did: a connect sends the
+                # room's history (up to 200 messages), so otherwise each phase would connect
+                # into what the phases before it wrote (the 500 msg/s phase fills them).
+                data.empty_rooms([case_id for case_id, _ in odr_rooms])
                 a = drive(srv, "odr", odr_rooms, rate, seconds, 0.1)
                 s = stock[rate]
                 # Ratio of on-time deliveries (≤ 250 ms after sending), odr / stock, same rate.
