@@ -84,6 +84,16 @@ def announce(entry, escrow_ids: Iterable[str] = ()) -> None:
         transaction.on_commit(lambda: dispatch(event))
 
 
+def require_durable_commit() -> None:
+    """For a subscriber that decides something people will be told about (the automatic
+    assignment of a mediator): the relay commits without waiting for the disk (cases.relay
+    says why that is safe for derived data), and a decision lost in a crash of PostgreSQL and
+    taken again could come out differently. This makes the relay's current transaction wait."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO on")
+
+
 def dispatch(event: CaseEvent) -> None:
     """Run every subscriber, each in its own transaction (a savepoint inside the relay's), so
     one that fails — even on a database error — rolls back alone and the others still run."""

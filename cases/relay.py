@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from cases.events import dispatch, event_of
 from cases.models import PendingEvent, TimelineEntry
-from odr.joined import Joined, columns, fetch_one, table
+from odr.joined import Joined, columns, fetch_one, prepared, table
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ def _claim_sql(vendor: str, partitioned: bool) -> str:
     DELETE is undone if the dispatch fails, so the event stays until it is done. Table names
     come from the models; the values are query parameters."""
     skip = " FOR UPDATE OF p SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    where = " WHERE e.case_id %% %s = %s" if partitioned else ""  # %% is the modulo operator
+    # Modulo: PostgreSQL's mod() keeps the text free of "%" so it can be prepared; SQLite has
+    # only the operator ("%%" for the driver's parameter style).
+    modulo = "mod(e.case_id, %s)" if vendor == "postgresql" else "e.case_id %% %s"
+    where = f" WHERE {modulo} = %s" if partitioned else ""
     return (
         f"DELETE FROM {table(PendingEvent)} WHERE id = (SELECT p.id FROM {table(PendingEvent)} p "  # noqa: S608
         f"JOIN {table(TimelineEntry)} e ON e.id = p.entry_id{where} ORDER BY p.id LIMIT 1{skip}) "
@@ -67,8 +70,9 @@ def _claim(partition: Partition):
     """The oldest pending event of `partition`, deleted in the current transaction; None when
     there is none (or every one is being dispatched by another relay)."""
     partitioned = partition.count > 1
+    name = "relay_claim_partition" if partitioned else "relay_claim"
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(connection.vendor, partitioned),
+        cursor.execute(prepared(name, _claim_sql(connection.vendor, partitioned)),
                        [partition.count, partition.index] if partitioned else [])
         claimed = cursor.fetchone()
     if claimed is None:
@@ -110,7 +114,8 @@ def open_session() -> None:
     PostgreSQL itself crashes and loses its last fraction of a second of such commits, their
     events are pending again and dispatched again: nothing is lost, at worst a notification
     already sent goes out twice. The request's own commit, and the event in it, stay
-    synchronous. Saves the relay a disk flush per event."""
+    synchronous, and so does a relay transaction in which a subscriber takes a decision
+    (cases.events.require_durable_commit). Saves the relay a disk flush per event."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cur:  # (re)connects if needed, so LISTEN goes to this session

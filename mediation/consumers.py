@@ -353,8 +353,7 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         if text is None:
             text = event["_text"] = json.dumps({"type": "message", "message": event["message"]},
                                                ensure_ascii=False)
-        with contextlib.suppress(OSError):
-            await self.send(text_data=text)
+        await self.send(text_data=text)
 
     async def chat_pinned(self, event: dict) -> None:
         if self._sees(event):
@@ -419,20 +418,22 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         await super().close(code=code, reason=reason)
 
     async def send(self, text_data=None, bytes_data=None, close=False) -> None:
-        """Nothing more once this side has closed: a frame a handler was still about to send
-        (a lagging socket's queued events) would only make the server raise 'send after
-        close'; the client gets what it missed when it resumes with `since`."""
+        """Nothing more once the socket is closed; the client gets what it missed when it
+        resumes with `since`. This side closed: a frame a handler was still about to send (a
+        lagging socket's queued events) is dropped. The client closed, or vanished, with its
+        disconnect still queued behind this frame: uvicorn raises ClientDisconnected (an
+        OSError) or, once it has answered the client's close, RuntimeError ("send after
+        close") — the frame is dropped and disconnect() cleans up (an exception here would
+        end the consumer without releasing presence and the user's socket slot)."""
         if self.closing:
             return
-        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except (OSError, RuntimeError):
+            self.closing = True
 
     async def _send(self, data: dict) -> None:
-        # The client may be gone with its disconnect still queued behind this group event
-        # (uvicorn raises ClientDisconnected, an OSError): drop the frame and let disconnect()
-        # clean up — an exception here would end the consumer without releasing presence and
-        # the user's socket slot.
-        with contextlib.suppress(OSError):
-            await self.send(text_data=json.dumps(data, ensure_ascii=False))
+        await self.send(text_data=json.dumps(data, ensure_ascii=False))
 
     async def _error(self, code: str, message: str) -> None:
         await self._send({"type": "error", "code": code, "message": message})

@@ -6,15 +6,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from cases import roles
-from cases.models import Case, Evidence, Seller
+from cases.models import Case, Seller
 from mediation.access import Member, display_name
 from mediation.models import ChatMessage, ChatRoom, ReadMarker
 
@@ -69,18 +79,10 @@ def _visible(*, member: Member, case: Case) -> QuerySet[ChatMessage]:
 
 
 def _rendered(rows: list[ChatMessage], *, staff: bool) -> list[dict]:
-    """`message_json` of each message, their authors and evidence read in one query each, and
-    only when some message has one. A room has a handful of authors: joining them in
+    """`message_json` of each message, their authors and evidence read in one query each (none
+    when no message has one). A room has a handful of authors: joining them in
     (select_related) made one author instance per message, 200 per connecting socket."""
-    author_ids = {m.author_id for m in rows if m.author_id is not None}
-    evidence_ids = {m.evidence_id for m in rows if m.evidence_id is not None}
-    authors = get_user_model().objects.in_bulk(author_ids) if author_ids else {}
-    evidence = Evidence.objects.in_bulk(evidence_ids) if evidence_ids else {}
-    for m in rows:
-        if m.author_id is not None:
-            m.author = authors[m.author_id]
-        if m.evidence_id is not None:
-            m.evidence = evidence[m.evidence_id]
+    prefetch_related_objects(rows, "author", "evidence")
     return [message_json(m, staff=staff) for m in rows]
 
 

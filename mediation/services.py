@@ -324,10 +324,14 @@ def chat_system_post(*, event: CaseEvent) -> ChatMessage | None:
                     kind=ChatMessage.Kind.SYSTEM, body=system_text(event),
                     audience=ChatMessage.Audience.ALL, timeline_entry_id=event.entry_id,
                 )
-        # The entry's line is there already (the event delivered twice: its unique timeline
-        # entry refuses the second; rare, so no read first), or the case is gone. The
-        # savepoint takes the sequence number back.
-        except (IntegrityError, NotFound):
+        # The savepoint takes the sequence number back. A repeated event (delivered twice) is
+        # refused by the line's unique timeline entry: rare, so no read before the insert.
+        except IntegrityError:
+            if event.entry_id is None or not ChatMessage.objects.filter(
+                    timeline_entry_id=event.entry_id).exists():
+                raise
+            return None
+        except NotFound:  # the case is gone (raised where its room would be made)
             return None
         _on_commit_broadcast(event.case_id, _message_event(msg))
         _on_commit_broadcast(event.case_id, {"type": "chat.case", "state": event.to_state,

@@ -20,7 +20,7 @@ from django.utils import timezone
 from cases import roles
 from cases.calendar import add_working_days
 from cases.errors import ActionNotAllowed, Conflict, InvalidInput, NotFound
-from cases.events import CaseEvent
+from cases.events import CaseEvent, require_durable_commit
 from cases.models import Case, State
 from cases.services import case_assign, timeline_record
 from mediators.models import EvidenceRequest, MediatorProfile
@@ -100,6 +100,7 @@ def mediator_auto_assign(*, case_id: int, now: datetime | None = None):
                      case.pk, case.language)
             return None
         profile, load = candidates[0]
+        require_durable_commit()  # an assignment is a decision: see cases.events
         reason = (f"Phân công tự động: ngôn ngữ {case.language}, đang xử lý {load}/"
                   f"{profile.capacity} vụ" + (", chuyên môn phù hợp" if profile.knows(case.reason) else ""))
         case_assign(case_id=case.pk, actor=roles.SYSTEM, mediator=profile.user, reason=reason)

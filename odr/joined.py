@@ -3,9 +3,9 @@ instances with Django's own converters (datetimes on SQLite, JSON on PostgreSQL)
 
 Why: the ORM compiles a `select_related` query anew on every call, and for the five tables a
 filing or a transition reads that costs 2-4 ms of CPU here, several times the query itself. The
-two busiest writes (filing a case, locking a case for a transition) write their SQL with
-`columns()`, run it with `fetch_one()` and read its row with `Joined`; everything else keeps
-using the ORM.
+hottest paths (filing a case, locking a case for a transition, the token, the case-event relay)
+write their SQL with `columns()`, run it with `fetch_one()` and read its row with `Joined`;
+everything else keeps using the ORM.
 
 On PostgreSQL with persistent connections (`CONN_MAX_AGE` > 0: the gunicorn serving model),
 `fetch_one()` runs them as prepared statements: planning these joins costs PostgreSQL 0.4-0.9 ms

@@ -24,7 +24,7 @@ from django.utils import timezone
 from cases.calendar import VN_TZ
 from cases.events import CaseEvent
 from cases.models import Case, Shipment
-from odr.joined import prepared
+from odr.joined import prepared, table
 from stats import tally
 from stats.models import DailyCases, DailyCount, MonthlyCount, RollupDay, RollupMonth, RollupWatermark
 
@@ -105,8 +105,8 @@ def _stale_sql(vendor: str) -> tuple[str, tuple]:
     runs it (the ORM compiled this query anew each time, more CPU than the query takes)."""
     qn = connection.ops.quote_name
     day, params = connection.ops.datetime_cast_date_sql(qn("filed_at"), (), str(VN_TZ))
-    return (f"UPDATE {qn(RollupDay._meta.db_table)} SET {qn('version')} = {qn('version')} + 1 "  # noqa: S608
-            f"WHERE {qn('day')} = (SELECT {day} FROM {qn(Case._meta.db_table)} WHERE id = %s)",
+    return (f"UPDATE {table(RollupDay)} SET {qn('version')} = {qn('version')} + 1 "  # noqa: S608
+            f"WHERE {qn('day')} = (SELECT {day} FROM {table(Case)} WHERE {qn(Case._meta.pk.column)} = %s)",
             tuple(params))
 
 

@@ -164,9 +164,10 @@ def relay_drains(env: dict, limit_s: float) -> list[Row]:
     """The background side of those transitions, with the web server stopped: the case events
     the phases above left in the outbox (chat system lines, notifications, statistics),
     dispatched by one `relay_case_events` process, then by two partitioned ones (0/2, 1/2).
-    Oldest first, so with `limit_s` short enough both see the same kind of event (an offer
-    or a counter-offer on one of the 10,000 cases, one recipient each), not the hot case's
-    last events (50 recipients each, several times the work)."""
+    Oldest first, and `limit_s` is short enough that both see the same kind of event: the
+    filings' in a full run (a notification to the shop, the hold's delivery started, the
+    case's first chat line), the offers and counter-offers in a quick one (one recipient
+    each); never the hot case's last events (50 recipients each, several times the work)."""
     return [relay_drain(env, limit_s, relays=1), relay_drain(env, limit_s, relays=2)]
 
 

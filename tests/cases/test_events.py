@@ -199,13 +199,13 @@ def test_partitioned_relays_each_dispatch_their_own_cases_in_order(order_factory
     got = []
     events.subscribe(got.append)
     try:
-        assert relay_pending(partition=Partition(1, 2)) == 2 * sum(c.pk % 2 for c in cases)
-        assert {e.case_id % 2 for e in got} <= {1}
-        odd = len(got)
+        assert relay_pending(partition=Partition(1, 2)) == 4  # consecutive ids: 2 odd cases
+        assert {e.case_id % 2 for e in got} == {1}
+        assert PendingEvent.objects.count() == 4
         call_command("relay_case_events", "--once", "--partition", "0/2")
     finally:
         events._subscribers.remove(got.append)
-    assert len(got) == 8 and {e.case_id % 2 for e in got[odd:]} <= {0}
+    assert len(got) == 8 and {e.case_id % 2 for e in got[4:]} == {0}
     for case in cases:  # each case: its filing, then its offer
         assert [e.action for e in got if e.case_id == case.pk] == ["file", "make_offer"]
     assert not PendingEvent.objects.exists()
@@ -275,6 +275,59 @@ def test_the_outbox_row_is_a_prepared_insert_on_persistent_connections(
     holds = {str(h.pk) for h in EscrowInstruction.objects.filter(case__in=cases, kind="hold")}
     assert {i for p in PendingEvent.objects.all() for i in p.escrow_ids} == holds
     connection.close()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_prepares_its_statements_once_per_session(
+        monkeypatch, order_factory, buyer_user, seller_user, outbox):
+    """As `relay_case_events` runs it (a session for its whole life): the claim, the entry, the
+    case for notifications and the statistics' stale mark are each prepared once, then
+    executed, and they do what they did unprepared."""
+    from cases import services
+    from stats.models import RollupDay
+    from stats.rollup import VN_TZ
+
+    cases = [file_case(order_factory(), buyer_user) for _ in range(2)]
+    for case in cases:
+        services.case_offer(case_id=case.pk, actor=seller_user, remedy="partial_refund",
+                            amount=100_000)
+    days = {c.filed_at.astimezone(VN_TZ).date() for c in cases}
+    RollupDay.objects.bulk_create([RollupDay(day=d, version=5) for d in days])
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    try:
+        with CaptureQueriesContext(connection) as seen:
+            assert relay_pending() == 4
+        for name in ("relay_claim", "relay_entry", "case_for_notice", "case_day_stale"):
+            ran = [q["sql"].split()[0] for q in seen.captured_queries
+                   if f"odr_{name}" in q["sql"].split("(")[0].split()]
+            assert ran[0] == "PREPARE" and ran.count("PREPARE") == 1 and "EXECUTE" in ran, name
+    finally:
+        connection.close()
+    assert not PendingEvent.objects.exists()
+    # the two offers (the filings do not make a day stale), one bump each
+    assert sum(RollupDay.objects.filter(day__in=days).values_list("version", flat=True)) == \
+        5 * len(days) + 2
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_in_the_relay_waits_for_the_disk(order, buyer_user):
+    """The relay's session commits without waiting for the disk; a subscriber that decides
+    (the automatic assignment) makes its transaction wait, and only that one."""
+    try:
+        open_session()
+        with transaction.atomic():
+            events.require_durable_commit()
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                assert cursor.fetchone() == ("on",)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("off",)
+    finally:
+        connection.close()
 
 
 @needs_postgres

@@ -53,6 +53,22 @@ def test_system_line_is_posted_once_per_timeline_entry_even_on_a_closed_chat(cas
 
 
 @pytest.mark.django_db
+def test_a_system_line_refused_for_another_reason_is_not_swallowed(case, monkeypatch):
+    """Only a repeated timeline entry is a harmless refusal; any other integrity error (here a
+    number already taken) surfaces (the relay logs it) instead of a line vanishing."""
+    from django.db import IntegrityError
+
+    post(case, case.buyer.user, "một")  # seq 1
+    monkeypatch.setattr(services, "_next_seq", lambda case_id, allow_closed: 1)
+    entry = case.timeline.order_by("-pk").first()
+    event = CaseEvent(case_id=case.pk, entry_id=entry.pk, action="decide",
+                      from_state="in_mediation", to_state="decided", actor_id=None,
+                      actor_role="mediator", data={"outcome": "full_refund", "refund_amount": 1})
+    with pytest.raises(IntegrityError):
+        services.chat_system_post(event=event)
+
+
+@pytest.mark.django_db
 def test_no_system_line_and_no_room_for_a_case_that_is_gone():
     event = CaseEvent(case_id=10**9, entry_id=None, action="file", from_state="",
                       to_state="awaiting_seller", actor_id=None, actor_role="buyer")

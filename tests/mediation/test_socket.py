@@ -382,3 +382,30 @@ def test_nothing_is_sent_once_this_side_has_closed():
 
     async_to_sync(go)()
     assert sent == ["websocket.send", "websocket.close"]
+
+
+@pytest.mark.parametrize("refusal", [RuntimeError("Unexpected ASGI message 'websocket.send', "
+                                                  "after sending 'websocket.close'."),
+                                     OSError("client disconnected")])
+def test_a_frame_racing_the_clients_close_is_dropped(refusal):
+    """The client closed and its disconnect is still queued behind a frame: uvicorn refuses
+    the frame. It is dropped without an error (the client resumes with `since`), and nothing
+    more is sent."""
+    from mediation.consumers import CaseChatConsumer
+
+    consumer, sent = CaseChatConsumer(), []
+
+    async def base_send(message):
+        sent.append(message["type"])
+        if len(sent) > 1:
+            raise refusal
+
+    async def go():
+        consumer.base_send = base_send
+        await consumer.send(text_data="delivered")
+        await consumer.send(text_data="refused")
+        await consumer._send({"type": "pong"})
+
+    async_to_sync(go)()
+    assert sent == ["websocket.send", "websocket.send"] and consumer.closing
+

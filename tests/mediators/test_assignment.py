@@ -2,6 +2,8 @@
 speciality breaks ties, never a conflict of interest. Manual reassignment rules."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import services
@@ -11,6 +13,7 @@ from mediators.models import MediatorProfile
 from mediators.services import mediator_assign, mediator_assign_pending, mediator_auto_assign
 from tests import factories as f
 from tests.cases.helpers import case_in, file_case
+from tests.races import needs_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +53,21 @@ def test_escalation_assigns_automatically_after_commit(buyer_user, seller_user,
     assert (entry.action, entry.actor_role, entry.data) == ("assign", "system",
                                                             {"mediator": lan.pk, "previous": None})
     assert entry.reason.startswith("Phân công tự động: ngôn ngữ vi, đang xử lý 0/5 vụ")
+
+
+@needs_postgres
+def test_an_automatic_assignment_commits_durably(buyer_user, seller_user):
+    """A decision people are told about: its transaction waits for the disk even in the
+    relay's session, which otherwise does not (cases.events.require_durable_commit)."""
+    lan = med("lan")
+    case = escalated(buyer_user, seller_user)
+    nobody = escalated(buyer_user, seller_user, language="tay")
+    with CaptureQueriesContext(connection) as seen:
+        assert mediator_auto_assign(case_id=case.pk) == lan
+    assert "SET LOCAL synchronous_commit TO on" in [q["sql"] for q in seen.captured_queries]
+    with CaptureQueriesContext(connection) as seen:  # nothing decided: nothing to wait for
+        assert mediator_auto_assign(case_id=nobody.pk) is None
+    assert "SET LOCAL synchronous_commit TO on" not in [q["sql"] for q in seen.captured_queries]
 
 
 def test_language_of_the_case_decides(buyer_user, seller_user):
