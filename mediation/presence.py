@@ -3,19 +3,30 @@ database. With REDIS_URL it lives in Redis hashes (shared by every ASGI process)
 this process's memory (the embedded single-process default).
 
 Each entry carries a timestamp that its socket refreshes every HEARTBEAT seconds; entries older
-than STALE (a crashed process) are ignored and pruned, and the keys expire on their own.
+than STALE are ignored and pruned, and the keys expire on their own. In Redis an entry also
+names its process, which keeps a liveness mark (`odr:chat:alive:<process>`) refreshed every
+ALIVE_EVERY seconds by a thread of its own, so a busy event loop does not make it look dead.
+The entries of a process whose mark has lapsed (killed, crashed) are ignored at once, not
+STALE seconds later: a user who had many tabs on it is not refused as "too many sockets"
+(4408) when those tabs reconnect to another process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import threading
 import time
+import uuid
 
 from django.conf import settings
 
 HEARTBEAT = 30
 STALE = 75
+ALIVE_EVERY = 2  # seconds between two refreshes of a process's liveness mark
+ALIVE_FOR = 8  # seconds a mark lasts: a process silent that long is taken for dead
 PREFIX = "odr:chat"
 
 
@@ -67,13 +78,57 @@ class MemoryRegistry:
         return await self.list_online(case_id)
 
 
+_process: tuple[int, str] | None = None
+_process_lock = threading.Lock()
+
+
+def _alive_key(process: str) -> str:
+    return f"{PREFIX}:alive:{process}"
+
+
+def process_id(url: str) -> str:
+    """This process's name in the entries, its liveness mark kept by a daemon thread (started
+    on first use, and again after a fork)."""
+    global _process
+    with _process_lock:
+        if _process is None or _process[0] != os.getpid():
+            import redis
+
+            name = uuid.uuid4().hex[:12]
+            client = redis.Redis.from_url(url)
+            client.set(_alive_key(name), 1, ex=ALIVE_FOR)  # marked before any entry names it
+
+            def keep_alive() -> None:
+                while True:
+                    time.sleep(ALIVE_EVERY)
+                    # Redis away: tried again next time (the sockets' own calls report it).
+                    with contextlib.suppress(Exception):
+                        client.set(_alive_key(name), 1, ex=ALIVE_FOR)
+
+            threading.Thread(target=keep_alive, name="odr-chat-alive", daemon=True).start()
+            _process = (os.getpid(), name)
+        return _process[1]
+
+
 class RedisRegistry:
     """Hashes `odr:chat:online:<case>` and `odr:chat:sockets:<user>`: field = channel name,
-    value = timestamp (+ the user's public info)."""
+    value = timestamp and process (+ the user's public info)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._clients: dict[int, object] = {}
+
+    @property
+    def process(self) -> str:
+        return process_id(self.url)
+
+    async def _dead(self, r, processes: set[str]) -> set[str]:
+        """Which of these processes have no liveness mark (none to ask about: this one)."""
+        others = sorted(processes - {self.process, ""})
+        if not others:
+            return set()
+        marks = await r.mget([_alive_key(p) for p in others])
+        return {p for p, mark in zip(others, marks, strict=True) if mark is None}
 
     def _r(self):
         import redis.asyncio as aioredis
@@ -89,9 +144,11 @@ class RedisRegistry:
     async def socket_open(self, user_id: int, channel: str) -> int:
         r, key, now = self._r(), f"{PREFIX}:sockets:{user_id}", time.time()
         async with r.pipeline(transaction=True) as p:
-            p.hset(key, channel, now).expire(key, STALE * 2).hgetall(key)
+            p.hset(key, channel, f"{now} {self.process}").expire(key, STALE * 2).hgetall(key)
             *_, entries = await p.execute()
-        stale = [ch for ch, ts in entries.items() if float(ts) < now - STALE]
+        slots = {ch: _slot(raw) for ch, raw in entries.items()}
+        dead = await self._dead(r, {process for _, process in slots.values()})
+        stale = [ch for ch, (ts, process) in slots.items() if ts < now - STALE or process in dead]
         if stale:
             await r.hdel(key, *stale)
         return len(entries) - len(stale)
@@ -99,10 +156,13 @@ class RedisRegistry:
     async def socket_close(self, user_id: int, channel: str) -> None:
         await self._r().hdel(f"{PREFIX}:sockets:{user_id}", channel)
 
+    def _entry(self, info: dict) -> str:
+        return json.dumps({"ts": time.time(), "process": self.process, **info})
+
     async def join(self, case_id: int, channel: str, info: dict) -> None:
         r, key = self._r(), f"{PREFIX}:online:{case_id}"
         async with r.pipeline(transaction=True) as p:
-            p.hset(key, channel, json.dumps({"ts": time.time(), **info})).expire(key, STALE * 2)
+            p.hset(key, channel, self._entry(info)).expire(key, STALE * 2)
             await p.execute()
 
     async def leave(self, case_id: int, channel: str) -> None:
@@ -112,7 +172,7 @@ class RedisRegistry:
         await self.join(case_id, channel, info)
         r, key = self._r(), f"{PREFIX}:sockets:{user_id}"
         async with r.pipeline(transaction=True) as p:
-            p.hset(key, channel, time.time()).expire(key, STALE * 2)
+            p.hset(key, channel, f"{time.time()} {self.process}").expire(key, STALE * 2)
             await p.execute()
 
     async def list_online(self, case_id: int) -> list[dict]:
@@ -123,7 +183,7 @@ class RedisRegistry:
         """join + list_online in one round trip (a reconnect wave does thousands of them)."""
         r, key = self._r(), f"{PREFIX}:online:{case_id}"
         async with r.pipeline(transaction=True) as p:
-            p.hset(key, channel, json.dumps({"ts": time.time(), **info})).expire(key, STALE * 2)
+            p.hset(key, channel, self._entry(info)).expire(key, STALE * 2)
             *_, entries = await p.hgetall(key).execute()
         return await self._fresh(r, key, entries)
 
@@ -135,19 +195,26 @@ class RedisRegistry:
             *_, entries = await p.execute()
         return await self._fresh(r, key, entries)
 
-    @staticmethod
-    async def _fresh(r, key: str, entries: dict) -> list[dict]:
+    async def _fresh(self, r, key: str, entries: dict) -> list[dict]:
         now = time.time()
+        parsed = {ch: json.loads(raw) for ch, raw in entries.items()}
+        dead = await self._dead(r, {data.get("process", "") for data in parsed.values()})
         fresh, stale = [], []
-        for ch, raw in entries.items():
-            data = json.loads(raw)
-            if data.pop("ts", 0) >= now - STALE:
+        for ch, data in parsed.items():
+            if data.pop("ts", 0) >= now - STALE and data.pop("process", "") not in dead:
                 fresh.append(data)
             else:
                 stale.append(ch)
         if stale:
             await r.hdel(key, *stale)
         return _unique(fresh)
+
+
+def _slot(raw: bytes | str) -> tuple[float, str]:
+    """(timestamp, process) of a socket entry; an entry written before entries named their
+    process has only the timestamp."""
+    ts, _, process = (raw.decode() if isinstance(raw, bytes) else raw).partition(" ")
+    return float(ts), process
 
 
 def _unique(infos: list[dict]) -> list[dict]:
