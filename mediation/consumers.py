@@ -134,10 +134,11 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "history", "messages": messages, "last_seq": last_seq,
                           "has_more": more})
         self.pump = asyncio.create_task(self._pump())
-        online = await reg.join_listing(self.case_id, self.channel_name, self._info())
+        online, arrived = await reg.join_listing(self.case_id, self.channel_name, self._info())
         await self._send({"type": "presence", "online": online})
-        await self.hub.apublish(self.case_id, {"type": "chat.presence", "online": online,
-                                               "sender": self.channel_name})
+        if arrived:  # another tab of someone already here changes nobody's list
+            await self.hub.apublish(self.case_id, {"type": "chat.presence", "online": online,
+                                                   "sender": self.channel_name})
         self.heartbeat = asyncio.create_task(self._beat())
 
     async def dispatch(self, message: dict) -> None:
@@ -233,10 +234,11 @@ class CaseChatConsumer(AsyncWebsocketConsumer):
         if self.pump and self.pump is not asyncio.current_task():
             self.pump.cancel()
         await self._leave_hub()
-        online = await presence.registry().leave_listing(self.case_id, self.member.user_id,
-                                                         self.channel_name)
+        user_id = self.member.user_id
+        online = await presence.registry().leave_listing(self.case_id, user_id, self.channel_name)
         self.member = None
-        await fanout.hub().apublish(self.case_id, {"type": "chat.presence", "online": online})
+        if all(o["user"] != user_id for o in online):  # their last socket here: they left
+            await fanout.hub().apublish(self.case_id, {"type": "chat.presence", "online": online})
 
     # --- frames from the client ---------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -68,9 +68,12 @@ class MemoryRegistry:
         return _unique([info for ts, info in self.online.get(case_id, {}).values()
                         if ts >= now - STALE])
 
-    async def join_listing(self, case_id: int, channel: str, info: dict) -> list[dict]:
+    async def join_listing(self, case_id: int, channel: str, info: dict) -> tuple[list[dict], bool]:
+        now = time.time()
+        here = any(ts >= now - STALE and other["user"] == info["user"]
+                   for ch, (ts, other) in self.online.get(case_id, {}).items() if ch != channel)
         await self.join(case_id, channel, info)
-        return await self.list_online(case_id)
+        return await self.list_online(case_id), not here
 
     async def leave_listing(self, case_id: int, user_id: int, channel: str) -> list[dict]:
         await self.leave(case_id, channel)
@@ -177,15 +180,19 @@ class RedisRegistry:
 
     async def list_online(self, case_id: int) -> list[dict]:
         r, key = self._r(), f"{PREFIX}:online:{case_id}"
-        return await self._fresh(r, key, await r.hgetall(key))
+        return _unique(list((await self._fresh(r, key, await r.hgetall(key))).values()))
 
-    async def join_listing(self, case_id: int, channel: str, info: dict) -> list[dict]:
-        """join + list_online in one round trip (a reconnect wave does thousands of them)."""
+    async def join_listing(self, case_id: int, channel: str, info: dict) -> tuple[list[dict], bool]:
+        """join + list_online in one round trip (a reconnect wave does thousands of them), and
+        whether the user arrived (no other socket of theirs in the room)."""
         r, key = self._r(), f"{PREFIX}:online:{case_id}"
         async with r.pipeline(transaction=True) as p:
             p.hset(key, channel, self._entry(info)).expire(key, STALE * 2)
             *_, entries = await p.hgetall(key).execute()
-        return await self._fresh(r, key, entries)
+        fresh = await self._fresh(r, key, entries)
+        here = any(data["user"] == info["user"] for ch, data in fresh.items()
+                   if ch not in (channel, channel.encode()))
+        return _unique(list(fresh.values())), not here
 
     async def leave_listing(self, case_id: int, user_id: int, channel: str) -> list[dict]:
         """leave + socket_close + list_online in one round trip."""
@@ -193,21 +200,22 @@ class RedisRegistry:
         async with r.pipeline(transaction=True) as p:
             p.hdel(key, channel).hdel(f"{PREFIX}:sockets:{user_id}", channel).hgetall(key)
             *_, entries = await p.execute()
-        return await self._fresh(r, key, entries)
+        return _unique(list((await self._fresh(r, key, entries)).values()))
 
-    async def _fresh(self, r, key: str, entries: dict) -> list[dict]:
+    async def _fresh(self, r, key: str, entries: dict) -> dict:
+        """{channel: public info} of the room's fresh entries; the others are pruned."""
         now = time.time()
         parsed = {ch: json.loads(raw) for ch, raw in entries.items()}
         dead = await self._dead(r, {data.get("process", "") for data in parsed.values()})
-        fresh, stale = [], []
+        fresh, stale = {}, []
         for ch, data in parsed.items():
             if data.pop("ts", 0) >= now - STALE and data.pop("process", "") not in dead:
-                fresh.append(data)
+                fresh[ch] = data
             else:
                 stale.append(ch)
         if stale:
             await r.hdel(key, *stale)
-        return _unique(fresh)
+        return fresh
 
 
 def _slot(raw: bytes | str) -> tuple[float, str]:

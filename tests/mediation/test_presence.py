@@ -45,8 +45,9 @@ def test_a_stopped_process_users_leave_the_online_list_at_once(r):
         {"ts": now, "process": process, "user": user, "name": f"u{user}", "role": "buyer"})
     r.hset(ONLINE, mapping={"a": entry(1, "gone"), "b": entry(2, "other")})
     reg = presence.RedisRegistry(django_settings.REDIS_URL)
-    online = async_to_sync(reg.join_listing)(CASE, "mine", {"user": 3, "name": "u3", "role": "seller"})
-    assert [o["user"] for o in online] == [2, 3]
+    online, arrived = async_to_sync(reg.join_listing)(CASE, "mine", {"user": 3, "name": "u3",
+                                                                      "role": "seller"})
+    assert [o["user"] for o in online] == [2, 3] and arrived
     assert {k.decode() for k in r.hkeys(ONLINE)} == {"b", "mine"}
 
 

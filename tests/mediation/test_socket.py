@@ -271,6 +271,33 @@ def test_typing_presence_and_read_markers(cast):
 
 
 # --- limits and bad input -----------------------------------------------------------------------
+def test_presence_is_announced_when_a_user_arrives_or_leaves_not_per_tab(cast):
+    """A second tab of someone already in the room changes nobody's list, nor does closing it;
+    their last tab closing does (a reconnect wave of multi-tab users sends no presence)."""
+    case = cast.case()
+
+    def users(frame):
+        return [o["user"] for o in frame["online"]]
+
+    async def go():
+        b = Socket(cast.buyer, case.pk)
+        await b.open()
+        first = Socket(cast.seller, case.pk)
+        await first.open()
+        both = sorted([cast.buyer.pk, cast.seller.pk])
+        assert users(await b.recv_type("presence")) == both  # the seller arrived
+        second = Socket(cast.seller, case.pk)
+        _, _, online = await second.open()
+        assert users(online) == both  # the new tab itself gets the list
+        await second.close()
+        assert [f for f in await b.drain() if f["type"] == "presence"] == []
+        await first.close()  # the seller's last tab
+        assert users(await b.recv_type("presence")) == [cast.buyer.pk]
+        await b.close()
+
+    run(go)
+
+
 def test_bad_frames_size_and_rate_limits_keep_the_socket_open(cast, settings):
     settings.ODR_CHAT_MSG_RATE, settings.ODR_CHAT_MSG_BURST = 0.001, 4
     case = cast.case()
