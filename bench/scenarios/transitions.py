@@ -91,17 +91,7 @@ def run(ctx) -> list[Row]:
     try:
         with servers.Server(servers.WSGI, ctx.env) as srv:
             print(f"  transitions on {srv.model.label} at {srv.url}", flush=True)
-            # Warm every worker through the whole transition path (first requests import and
-            # connect lazily) on the hot case, then put it back.
-            warm = httpload.write_requests(_rounds([(hot.case_id, hot.seller_tokens[0],
-                                                     hot.buyer_token)], rounds=400))
-            try:
-                httpload.warm(srv.url, warm, connections=CONNECTIONS, monitor_pids=[srv.pid],
-                              min_ok=20, min_seconds=WARMUP_S)
-            finally:
-                os.unlink(warm)
-            settle([hot.case_id])
-            data.reset_cases([hot.case_id])
+            _warm(srv, hot)
             load = httpload.wrk(srv.url, req, seconds=ctx.seconds, connections=CONNECTIONS,
                                 monitor_pids=[srv.pid], name="transitions")
             settle(case_ids)  # requests wrk left in flight still commit: count them too
@@ -152,12 +142,72 @@ def run(ctx) -> list[Row]:
                    f"({h['open_offers']} open)"),
             data={"client": res, "audit": h}))
         rows.extend(relay_drains(ctx.env, limit_s=8 if ctx.quick else 60))
+        rows.append(with_relays(ctx, hot, req))
     finally:
         os.unlink(req)
     return rows
 
 
+def _warm(srv, hot) -> None:
+    """Warm every worker through the whole transition path (first requests import and connect
+    lazily) on the hot case, then put it back."""
+    warm = httpload.write_requests(_rounds([(hot.case_id, hot.seller_tokens[0], hot.buyer_token)],
+                                           rounds=400))
+    try:
+        httpload.warm(srv.url, warm, connections=CONNECTIONS, monitor_pids=[srv.pid], min_ok=20,
+                      min_seconds=WARMUP_S)
+    finally:
+        os.unlink(warm)
+    settle([hot.case_id])
+    data.reset_cases([hot.case_id])
+
+
+def with_relays(ctx, hot, req: str) -> Row:
+    """The sustained picture: the same offer / counter-offer replay on fresh cases, with two
+    partitioned relays running beside the web server on the same cores (as in production).
+    Events made = timeline entries written in the window; relayed = those plus what was
+    pending at the start, minus what is pending at the end. With the web side flat out the
+    relays get the CPU that is left, so the rate the whole system sustains lies between the
+    relayed rate and the answered rate."""
+    from cases.models import PendingEvent, TimelineEntry
+
+    case_ids = [pk for pk, _, _ in data.transition_cases(ctx.cast)]  # reset, and their events
+    relays = _spawn_relays(ctx.env, 2)
+    try:
+        with servers.Server(servers.WSGI, ctx.env) as srv:
+            print(f"  transitions with 2 relays on {srv.model.label} at {srv.url}", flush=True)
+            _warm(srv, hot)
+            pending0 = PendingEvent.objects.count()
+            load = httpload.wrk(srv.url, req, seconds=ctx.seconds, connections=CONNECTIONS,
+                                monitor_pids=[srv.pid, *(r.pid for r in relays)],
+                                name="transitions+relays")
+            made = TimelineEntry.objects.filter(case_id__in=case_ids).count()
+            pending1 = PendingEvent.objects.count()
+    finally:
+        for relay in relays:
+            procs.release(relay)
+    relayed = pending0 + made - pending1
+    seconds = load.raw.get("duration_us", ctx.seconds * 1e6) / 1e6
+    return Row(
+        figure="transitions · with 2 partitioned relays beside the server",
+        value=(f"{load.rate:.0f}/s answered, {relayed / seconds:.0f} events/s relayed; "
+               f"backlog {pending1 - pending0:+d} in {seconds:.0f} s"),
+        cpu_pct=load.cpu_pct, peak_rss_mb=load.peak_rss_mb,
+        notes=(f"{srv.model.label} + 2 × relay_case_events --partition i/2, {CONNECTIONS} "
+               f"connections; p99 {load.p99_ms:.0f} ms; {load.errors} errors; CPU and RSS: the "
+               f"server and both relays"),
+        data={"load": vars(load), "made": made, "pending_start": pending0,
+              "pending_end": pending1, "relayed": relayed, "seconds": round(seconds, 1)})
+
+
 RELAY_FIGURE = "transitions · case events relayed"
+
+
+def _spawn_relays(env: dict, n: int) -> list:
+    """`n` relay processes, partitioned when several."""
+    partitions = [[] if n == 1 else ["--partition", f"{i}/{n}"] for i in range(n)]
+    return [procs.spawn([procs.PYTHON, "manage.py", "relay_case_events", *extra], env=env,
+                        name=f"relay{i}") for i, extra in enumerate(partitions)]
 
 
 def relay_drains(env: dict, limit_s: float) -> list[Row]:
@@ -180,9 +230,7 @@ def relay_drain(env: dict, limit_s: float, relays: int) -> Row:
     pending = PendingEvent.objects.count()
     if not pending:
         return Row(figure=figure, value="nothing pending", notes="no case event was left to relay")
-    partitions = [[] if relays == 1 else ["--partition", f"{i}/{relays}"] for i in range(relays)]
-    procs_ = [procs.spawn([procs.PYTHON, "manage.py", "relay_case_events", *extra], env=env,
-                          name=f"relay{i}") for i, extra in enumerate(partitions)]
+    procs_ = _spawn_relays(env, relays)
     try:
         deadline = time.monotonic() + 60
         while (left := PendingEvent.objects.count()) == pending and time.monotonic() < deadline:
