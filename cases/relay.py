@@ -7,7 +7,6 @@ dispatches a case's events in order. To keep that order with several, give each 
 partitions may dispatch two events of one case at the same time (chat system lines would then
 take their sequence numbers in either order). Needs psycopg2 (the driver odr pins) for LISTEN."""
 
-import json
 import logging
 import select
 import time
@@ -42,6 +41,7 @@ class Partition(NamedTuple):
 
 ALL = Partition(0, 1)
 _ENTRY = Joined(TimelineEntry)
+_ESCROW_IDS = PendingEvent._meta.get_field("escrow_ids")  # its converter reads the RETURNING
 
 
 @cache
@@ -79,7 +79,7 @@ def _claim(partition: Partition):
         return None
     entry_id, escrow_ids = claimed
     (entry,), _ = _ENTRY.instances(fetch_one("relay_entry", _entry_sql(connection.vendor), [entry_id]))
-    return event_of(entry, json.loads(escrow_ids) if isinstance(escrow_ids, str) else escrow_ids)
+    return event_of(entry, _ESCROW_IDS.from_db_value(escrow_ids, None, connection))
 
 
 def relay_pending(limit: int = 100, partition: Partition = ALL) -> int:
