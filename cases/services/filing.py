@@ -25,6 +25,7 @@ from cases.models import (
 from cases.policy import Policy, due_at_for_state, policy_for
 from cases.selectors import case_has_no_extensions, order_for_filing
 from escrow.services import escrow_instruct
+from odr.inserts import insert
 
 # Complaints about the item itself need the item to have arrived.
 ITEM_REASONS = {
@@ -40,11 +41,11 @@ def timeline_record(
     """Write one timeline line and announce it after commit. `escrow`: instructions written
     with deliver_on_commit=False in this transaction, whose delivery the announcement starts."""
     role = roles.role_in_case(actor, case) or "unknown"
-    entry = TimelineEntry.objects.create(
+    entry = insert(TimelineEntry(
         case=case, actor=None if roles.is_system(actor) else actor, actor_role=role,
         action=action, from_state=from_state, to_state=to_state or case.state,
         reason=reason, data=data or {},
-    )
+    ))
     if publish:
         announce(entry, escrow_ids=[i.pk for i in escrow if i is not None])
     return entry
@@ -101,13 +102,13 @@ def case_file(
                                claimed_amount=claimed_amount, now=now)
             # One open case per order: the partial unique constraint decides (IntegrityError
             # below), which also settles two filings racing for the same order.
-            case = Case.objects.create(
+            case = insert(Case(
                 order=order, payment=payment, buyer=order.buyer, seller=order.seller,
                 marketplace=order.marketplace, reason=reason, desired_outcome=desired_outcome,
                 claimed_amount=claimed_amount, description=description.strip(),
                 language=language, filed_by=actor, filed_at=now,
                 due_at=due_at_for_state(state=State.AWAITING_SELLER, policy=policy, now=now),
-            )
+            ))
             # Filed this instant, so no deadline extension exists: knowing it spares the
             # answer's `actions` a query.
             case_has_no_extensions(case)

@@ -27,6 +27,7 @@ from cases.policy import due_at_for_state, policy_for
 from cases.selectors import case_for_update, case_transitions_for
 from cases.services.filing import timeline_record
 from escrow.services import escrow_instruct, escrow_outstanding
+from odr.inserts import insert
 
 SYSTEM = roles.SYSTEM
 
@@ -149,8 +150,8 @@ def case_offer(*, case_id: int, actor, remedy: str, amount: int, note: str = "")
         from_state = _apply(case, actor, "make_offer", remedy, amount)
         Offer.objects.filter(case=case, status=Offer.Status.OPEN).update(
             status=Offer.Status.SUPERSEDED)
-        offer = Offer.objects.create(case=case, author=actor, author_role=Offer.Author.SELLER,
-                                     remedy=remedy, amount=amount, note=note)
+        offer = insert(Offer(case=case, author=actor, author_role=Offer.Author.SELLER,
+                             remedy=remedy, amount=amount, note=note))
         return _finish(case, actor, "make_offer", from_state, note,
                        {"offer": offer.pk, "remedy": remedy, "amount": amount})
 
@@ -201,8 +202,8 @@ def case_counter_offer(*, case_id: int, actor, remedy: str, amount: int, note: s
         from_state = _apply(case, actor, "counter_offer", remedy, amount)
         Offer.objects.filter(case=case, status=Offer.Status.OPEN).update(
             status=Offer.Status.REJECTED)
-        offer = Offer.objects.create(case=case, author=actor, author_role=Offer.Author.BUYER,
-                                     remedy=remedy, amount=amount, note=note)
+        offer = insert(Offer(case=case, author=actor, author_role=Offer.Author.BUYER,
+                             remedy=remedy, amount=amount, note=note))
         return _finish(case, actor, "counter_offer", from_state, note,
                        {"offer": offer.pk, "remedy": remedy, "amount": amount})
 
@@ -318,8 +319,8 @@ def case_propose_settlement(*, case_id: int, actor, remedy: str, amount: int, no
         amount = _check_amount(case, remedy, amount)
         Offer.objects.filter(case=case, status=Offer.Status.OPEN).update(
             status=Offer.Status.SUPERSEDED)
-        offer = Offer.objects.create(case=case, author=actor, author_role=Offer.Author.MEDIATOR,
-                                     remedy=remedy, amount=amount, note=note)
+        offer = insert(Offer(case=case, author=actor, author_role=Offer.Author.MEDIATOR,
+                             remedy=remedy, amount=amount, note=note))
         case.open_offer_remedy, case.open_offer_amount = remedy, amount
         case.save()
         timeline_record(case=case, actor=actor, action="propose_settlement", from_state=case.state,
