@@ -7,7 +7,7 @@ class EscrowConfig(AppConfig):
 
     def ready(self) -> None:
         from cases import events
-        from escrow.services import on_case_event
+        from escrow.services import carries_instructions, on_case_event
 
         # Instructions written beside a case event are sent when the event is dispatched.
-        events.subscribe(on_case_event)
+        events.subscribe(on_case_event, wants=carries_instructions)

@@ -34,6 +34,7 @@ from cases.errors import Conflict, InvalidInput, NotFound
 from cases.models import Case, Payment, State
 from escrow import conf
 from escrow.models import Chargeback, DeliveryAttempt, EscrowInstruction
+from odr.inserts import insert
 
 log = logging.getLogger(__name__)
 SYSTEM = roles.SYSTEM
@@ -122,6 +123,11 @@ def escrow_instruct(*, case, kind: str, amount: int, reason: str = "",
     return instruction
 
 
+def carries_instructions(event) -> bool:
+    """The events escrow's subscriber acts on (most carry none)."""
+    return bool(event.escrow_ids)
+
+
 def on_case_event(event) -> None:
     """Start delivering the instructions a case event carries (see escrow_instruct)."""
     if conf.enqueue_on_commit():
@@ -132,11 +138,11 @@ def on_case_event(event) -> None:
 def _write(*, case, payment, kind: str, amount: int, status: str, reason: str,
            error: str = "") -> EscrowInstruction:
     now = timezone.now()
-    return EscrowInstruction.objects.create(
+    return insert(EscrowInstruction(
         case=case, payment_id=payment.pk, partner_id=payment.partner_id, kind=kind, amount=amount,
         reason=reason[:200], status=status, created_at=now, next_attempt_at=now,
         give_up_at=now + timedelta(hours=conf.retry_window_hours()), last_error=error,
-    )
+    ))
 
 
 def _enqueue(instruction_id) -> None:

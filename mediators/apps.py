@@ -7,6 +7,6 @@ class MediatorsConfig(AppConfig):
 
     def ready(self) -> None:
         from cases.events import subscribe
-        from mediators.services import on_case_event
+        from mediators.services import concerns_mediators, on_case_event
 
-        subscribe(on_case_event)
+        subscribe(on_case_event, wants=concerns_mediators)

@@ -237,12 +237,25 @@ def evidence_requests_fulfil_by_upload(*, case_id: int, party: str, user_id: int
 
 
 # --- case event subscriber (registered in MediatorsConfig.ready) -------------------------------
+def _enters_mediation(event: CaseEvent) -> bool:
+    return event.to_state == State.IN_MEDIATION and event.from_state != State.IN_MEDIATION
+
+
+def _party_upload(event: CaseEvent) -> bool:
+    return event.action == "evidence_add" and event.actor_role in ("buyer", "seller")
+
+
+def concerns_mediators(event: CaseEvent) -> bool:
+    """The events `on_case_event` acts on (few are)."""
+    return _enters_mediation(event) or _party_upload(event)
+
+
 def on_case_event(event: CaseEvent) -> None:
     """After commit: a case that just entered mediation gets a mediator by the rules; an
     uploaded file answers the uploader's open evidence requests."""
-    if event.to_state == State.IN_MEDIATION and event.from_state != State.IN_MEDIATION:
+    if _enters_mediation(event):
         mediator_auto_assign(case_id=event.case_id)
-    elif event.action == "evidence_add" and event.actor_role in ("buyer", "seller"):
+    elif _party_upload(event):
         evidence_requests_fulfil_by_upload(case_id=event.case_id, party=event.actor_role,
                                            user_id=event.actor_id,
                                            evidence_uid=str(event.data.get("evidence", "")))

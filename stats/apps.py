@@ -8,7 +8,7 @@ class StatsConfig(AppConfig):
 
     def ready(self) -> None:
         from cases import events
-        from stats.rollup import on_case_event
+        from stats.rollup import changes_a_filed_case, on_case_event
 
         # A case changing after its day was rolled up makes that day stale (read live).
-        events.subscribe(on_case_event)
+        events.subscribe(on_case_event, wants=changes_a_filed_case)

@@ -92,10 +92,15 @@ def fresh_days(date_from: date, date_to: date) -> set[date]:
 
 
 # --- keeping it true -------------------------------------------------------------------------
+def changes_a_filed_case(event: CaseEvent) -> bool:
+    """A filing needs nothing: its day is not closed yet, and new ids are caught by the
+    watermark anyway."""
+    return event.action != "file"
+
+
 def on_case_event(event: CaseEvent) -> None:
-    """Subscriber: the case's day (if rolled up) is stale from now on. A filing needs nothing:
-    its day is not closed yet, and new ids are caught by the watermark anyway."""
-    if event.action != "file":
+    """Subscriber: the case's day (if rolled up) is stale from now on."""
+    if changes_a_filed_case(event):
         mark_case_stale(event.case_id)
 
 

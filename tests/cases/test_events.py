@@ -282,8 +282,9 @@ def test_the_outbox_row_is_a_prepared_insert_on_persistent_connections(
 def test_the_relay_prepares_its_statements_once_per_session(
         monkeypatch, order_factory, buyer_user, seller_user, outbox):
     """As `relay_case_events` runs it (a session for its whole life): the claim, the entry, the
-    case for notifications and the statistics' stale mark are each prepared once, then
-    executed, and they do what they did unprepared."""
+    case for notifications, the statistics' stale mark, the chat line's number and insert and
+    the bell's unread count are each prepared once, then executed, and they do what they did
+    unprepared."""
     from cases import services
     from stats.models import RollupDay
     from stats.rollup import VN_TZ
@@ -299,7 +300,8 @@ def test_the_relay_prepares_its_statements_once_per_session(
     try:
         with CaptureQueriesContext(connection) as seen:
             assert relay_pending() == 4
-        for name in ("relay_claim", "relay_entry", "case_for_notice", "case_day_stale"):
+        for name in ("relay_claim", "relay_entry", "case_for_notice", "case_day_stale",
+                     "chat_next_seq", "insert_mediation_chatmessage", "unread_counts_1"):
             ran = [q["sql"].split()[0] for q in seen.captured_queries
                    if f"odr_{name}" in q["sql"].split("(")[0].split()]
             assert ran[0] == "PREPARE" and ran.count("PREPARE") == 1 and "EXECUTE" in ran, name
@@ -371,3 +373,65 @@ def test_messages_from_before_the_outbox_are_still_dispatched(seen):
         "case_id": 1, "entry_id": None, "action": "x", "from_state": "a", "to_state": "b",
         "actor_id": None, "actor_role": "system", "data": {}, "from_a_newer_version": 1}})
     assert seen == [("x", "b")]
+
+
+def _event(**changes) -> events.CaseEvent:
+    base = dict(case_id=1, entry_id=1, action="make_offer", from_state="awaiting_seller",
+                to_state="awaiting_buyer", actor_id=None, actor_role="seller")
+    return events.CaseEvent(**{**base, **changes})
+
+
+@pytest.mark.django_db
+def test_a_subscriber_that_does_not_want_an_event_costs_no_savepoint(monkeypatch):
+    """`wants` is asked before the subscriber's savepoint: an event it does not want costs the
+    relay no statement at all; one it wants runs in a savepoint as before."""
+    monkeypatch.setattr(events, "_subscribers", [])
+    monkeypatch.setattr(events, "_wants", {})
+    got = []
+    events.subscribe(got.append, wants=lambda event: event.action == "make_offer")
+    filing, offer = _event(action="file"), _event()
+    with transaction.atomic(), CaptureQueriesContext(connection) as seen:
+        events.dispatch(filing)
+    assert got == [] and seen.captured_queries == []
+    with transaction.atomic(), CaptureQueriesContext(connection) as seen:
+        events.dispatch(offer)
+    assert got == [offer]
+    assert [q["sql"].split()[0] for q in seen.captured_queries] == ["SAVEPOINT", "RELEASE"]
+
+
+@pytest.mark.django_db
+def test_a_failing_wants_is_logged_and_the_others_still_run(monkeypatch, caplog):
+    monkeypatch.setattr(events, "_subscribers", [])
+    monkeypatch.setattr(events, "_wants", {})
+    first, second = [], []
+
+    def confused(event):
+        raise KeyError("no idea")
+
+    events.subscribe(first.append, wants=confused)
+    events.subscribe(second.append)
+    events.dispatch(_event())
+    assert first == [] and second == [_event()]
+    assert "subscriber" in caplog.text and "failed" in caplog.text
+
+
+def test_the_apps_subscribers_want_only_the_events_they_act_on():
+    from escrow.services import carries_instructions
+    from escrow.services import on_case_event as escrow_subscriber
+    from mediators.services import concerns_mediators
+    from mediators.services import on_case_event as mediators_subscriber
+    from stats.rollup import changes_a_filed_case
+    from stats.rollup import on_case_event as stats_subscriber
+
+    assert events._wants[escrow_subscriber] is carries_instructions
+    assert events._wants[mediators_subscriber] is concerns_mediators
+    assert events._wants[stats_subscriber] is changes_a_filed_case
+    assert not carries_instructions(_event()) and carries_instructions(_event(escrow_ids=("x",)))
+    assert not concerns_mediators(_event())
+    assert concerns_mediators(_event(action="escalate", from_state="awaiting_buyer",
+                                     to_state="in_mediation"))
+    assert concerns_mediators(_event(action="evidence_add", to_state="in_mediation",
+                                     from_state="in_mediation", actor_role="buyer"))
+    assert not concerns_mediators(_event(action="evidence_add", to_state="in_mediation",
+                                         from_state="in_mediation", actor_role="mediator"))
+    assert not changes_a_filed_case(_event(action="file")) and changes_a_filed_case(_event())
