@@ -20,6 +20,8 @@ from mediation.access import Member, chat_member
 from mediation.models import ChatMessage, ChatRoom, ReadMarker
 from mediation.selectors import message_json
 from mediation.texts import system_text
+from odr.inserts import insert
+from odr.joined import prepared
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def _next_seq(case_id: int, *, allow_closed: bool) -> int:
            "WHERE case_id = %s RETURNING last_seq, closed_at")
     for _ in range(2):
         with connection.cursor() as cur:
-            cur.execute(sql, [case_id])
+            cur.execute(prepared("chat_next_seq", sql), [case_id])
             row = cur.fetchone()
         if row is not None:
             seq, closed_at = row
@@ -315,15 +317,17 @@ def chat_system_post(*, event: CaseEvent) -> ChatMessage | None:
     """The chat line for one case event (every timeline entry), posted once per entry even if
     the event is delivered twice; then the "case changed" frame, and the chat closes when the
     case resolves."""
-    with transaction.atomic():
+    # The outer block only makes sure the frames wait for a commit; the relay already gives
+    # each subscriber a savepoint, so this one needs none of its own.
+    with transaction.atomic(savepoint=False):
         try:
             with transaction.atomic():
                 seq = _next_seq(event.case_id, allow_closed=True)
-                msg = ChatMessage.objects.create(
+                msg = insert(ChatMessage(
                     case_id=event.case_id, seq=seq, author=None, author_role="system",
                     kind=ChatMessage.Kind.SYSTEM, body=system_text(event),
                     audience=ChatMessage.Audience.ALL, timeline_entry_id=event.entry_id,
-                )
+                ))
         # The savepoint takes the sequence number back. A repeated event (delivered twice) is
         # refused by the line's unique timeline entry: rare, so no read before the insert.
         except IntegrityError:

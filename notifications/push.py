@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import threading
+from functools import cache
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -23,11 +24,19 @@ def group_name(user_id: int) -> str:
     return f"notify.user.{user_id}"
 
 
-def notification_payload(notification) -> dict:
-    """The shape the bell and the API share."""
+@cache
+def _payload_serializer():
+    """One shared instance: a ModelSerializer builds its fields anew for every instance it is
+    given (most of its cost), and its fields keep no state between `to_representation` calls.
+    Every new notification the relay writes is pushed, so this is on its path."""
     from notifications.serializers import NotificationSerializer
 
-    return dict(NotificationSerializer(notification).data)
+    return NotificationSerializer()
+
+
+def notification_payload(notification) -> dict:
+    """The shape the bell and the API share."""
+    return dict(_payload_serializer().to_representation(notification))
 
 
 _sender: tuple[int, asyncio.AbstractEventLoop] | None = None

@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -109,21 +109,31 @@ def notify(*, event: str, users: Iterable, case=None, context: dict | None = Non
     people = _recipients(users)
     if not people:
         return []
-    ids = [u.pk for u in people]
-    prefs = {p.user_id: p for p in Preference.objects.filter(user_id__in=ids)}
+    prefs = {p.user_id: p for p in Preference.objects.filter(user_id__in=[u.pk for u in people])}
     now = timezone.now()
-    created: list[Notification] = []
+    record = partial(_record, event=event, case=case, context=context, entry_id=entry_id,
+                     prefs=prefs, now=now)
+    try:
+        return record(people)
+    except IntegrityError:
+        # A replay of an event already told (rare: the relay commits an event's notifications
+        # with its removal from the outbox, so no read is spent on it beforehand). The
+        # constraint notif_once_per_entry refused it; tell only who was not told.
+        if entry_id is None:
+            raise
+        done = set(Notification.objects.filter(entry_id=entry_id, event=event,
+                                               recipient_id__in=[u.pk for u in people])
+                   .values_list("recipient_id", flat=True))
+        return record([u for u in people if u.pk not in done])
+
+
+def _record(people: list, *, event: str, case, context: dict | None, entry_id: int | None,
+            prefs: dict, now: datetime) -> list[Notification]:
+    """One INSERT for the notifications and one for their deliveries, whatever the number of
+    recipients (a shop may have many staff), in a savepoint of their own."""
     with transaction.atomic():
-        done: set[int] = set()
-        if entry_id is not None:
-            done = set(Notification.objects.filter(entry_id=entry_id, event=event, recipient_id__in=ids)
-                       .values_list("recipient_id", flat=True))
-        # One INSERT for the notifications and one for their deliveries, whatever the number
-        # of recipients (a shop may have many staff).
         pending = []
         for user in people:
-            if user.pk in done:
-                continue
             pref = prefs.get(user.pk)
             language = _language(user, pref, case)
             title, body, url = render(event=event, context=context, case=case, language=language)

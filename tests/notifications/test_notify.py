@@ -99,3 +99,47 @@ def test_a_buyer_without_preferences_is_told_in_the_language_they_filed_in(cast,
 
     assert dict(Notification.objects.values_list("recipient__username", "language")) == {
         "buyer": "en", "seller": "vi"}
+
+
+def test_a_replay_tells_only_who_was_not_told_yet(cast, act):
+    """The insert is tried first (no read before it); the constraint refuses a repeat and
+    the second try leaves out exactly the people already told."""
+    case = act(file_case, cast.order, cast.buyer)
+    told = Notification.objects.filter(case=case).first()
+    newcomer = f.UserFactory(username="newcomer")
+    before = Notification.objects.count(), Delivery.objects.count()
+
+    created = act(notify, event=told.event, users=[told.recipient, newcomer], case=case,
+                  context=told.context, entry_id=told.entry_id)
+
+    assert [n.recipient_id for n in created] == [newcomer.pk]
+    assert Notification.objects.count() == before[0] + 1
+    assert Delivery.objects.count() == before[1] + Delivery.objects.filter(
+        notification=created[0]).count() and created[0].deliveries.exists()
+    assert Notification.objects.filter(entry_id=told.entry_id, recipient=told.recipient).count() == 1
+
+
+def test_the_bell_payload_is_the_api_shape_for_every_notification(cast, act):
+    from notifications.push import notification_payload
+    from notifications.serializers import NotificationSerializer
+
+    created = act(notify, event="chat_messages", users=[cast.buyer, cast.seller],
+                  context={"count": 2})
+    payloads = [notification_payload(n) for n in created]  # one shared serializer
+    assert payloads == [dict(NotificationSerializer(n).data) for n in created]
+    assert payloads[0]["id"] != payloads[1]["id"]
+
+
+def test_unread_counts_of_several_people_in_one_query(cast, act, django_assert_num_queries):
+    from notifications.selectors import unread_counts
+
+    for _ in range(2):
+        act(notify, event="chat_messages", users=[cast.buyer, cast.seller], context={"count": 1})
+    Notification.objects.filter(pk=Notification.objects.filter(recipient=cast.buyer)
+                                .values("pk")[:1]).update(read_at=datetime.now(UTC))
+    nobody = f.UserFactory(username="nobody")
+    with django_assert_num_queries(1):
+        counts = unread_counts(user_ids=[cast.buyer.pk, cast.seller.pk, nobody.pk])
+    assert counts == {cast.buyer.pk: 1, cast.seller.pk: 2}
+    assert unread_counts(user_ids=[cast.seller.pk]) == {cast.seller.pk: 2}
+    assert unread_counts(user_ids=[]) == {}
