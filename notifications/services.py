@@ -26,6 +26,7 @@ from notifications.catalog import render
 from notifications.models import Delivery, Notification, Preference
 from notifications.push import push_notification, push_unread
 from notifications.selectors import channel_enabled, unread_count, unread_counts
+from odr.inserts import insert_many
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +142,13 @@ def _record(people: list, *, event: str, case, context: dict | None, entry_id: i
                 recipient=user, event=event, case=case, entry_id=entry_id, language=language,
                 title=title, body=body, url=url, context=context or {}, created_at=now,
             )))
-        created = Notification.objects.bulk_create([n for _, _, n in pending])
+        created = insert_many([n for _, _, n in pending])
         deliveries = []
         for (user, pref, _), notification in zip(pending, created, strict=True):
             for row in _plan(user=user, pref=pref, event=event, now=now):
                 row.notification = notification
                 deliveries.append(row)
-        Delivery.objects.bulk_create(deliveries)
+        insert_many(deliveries)
         if created:
             due = [row.pk for row in deliveries
                    if row.status == Delivery.Status.PENDING and row.not_before is None]

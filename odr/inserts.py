@@ -1,11 +1,14 @@
-"""The hot INSERTs (a filing's case, its escrow hold, every timeline entry and offer) as one
-prepared statement per model instead of `Model.objects.create()`.
+"""The hot INSERTs (a filing's case, its escrow hold, every timeline entry, offer and chat
+line, the relay's notifications and deliveries) as one prepared statement per model instead of
+`Model.objects.create()` and `bulk_create()`.
 
-Why: the ORM compiles an INSERT anew for every row: for the case's 25 columns that costs more
-Python than the statement costs PostgreSQL, and a filing writes three such rows. `insert()`
-does what `save()` does for a new row of a plain model (each field's `pre_save`, so `default`
-and `auto_now` behave the same; its `get_db_prep_save`, so values are adapted the same) and
-runs the statement through `odr.joined.prepared`, planned once per connection where that pays.
+Why: every write of a request or of the relay inserts some of these rows, and the ORM
+compiles each INSERT anew and PostgreSQL plans it anew. Here the statement is written once
+per model (and number of rows) and run through `odr.joined.prepared`, planned once per
+connection where that pays. Measured in-process on a filing (three such rows): PostgreSQL's
+CPU 0.70 → 0.55 ms, Python 0.03 ms less per row (a timeline entry: 0.114 → 0.083 ms).
+`insert()` does what `save()` does for a new row of a plain model: each field's `pre_save`
+(so `default` and `auto_now` behave the same) and `get_db_prep_save` (values adapted the same).
 
 Not for a model with save() overrides that matter on insert, signals, file fields or
 database defaults: `insert()` refuses the last two and sends no signal."""
@@ -21,42 +24,66 @@ from django.db.models.fields.files import FileField
 
 from odr.joined import prepared, table
 
+# Rows in one statement up to which it is prepared (one statement per number of rows); a
+# longer one (a shop with many staff told at once) is sent as text, planned each time.
+PREPARED_ROWS = 8
+
 
 @cache
-def _plan(model: type[Model], vendor: str, with_pk: bool) -> tuple[str, list, bool]:
-    """(SQL, fields in placeholder order, whether the SQL returns the new key)."""
+def _plan(model: type[Model], vendor: str, with_pk: bool, rows: int) -> tuple[str, list, bool]:
+    """(SQL, fields in placeholder order, whether the SQL returns the new keys)."""
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if with_pk or f is not meta.pk]
     assert not any(isinstance(f, FileField) for f in fields), f"{model}: files need save()"
     quote = connection.ops.quote_name
-    returns = not with_pk and connection.features.can_return_columns_from_insert
+    features = connection.features
+    returns = not with_pk and (features.can_return_rows_from_bulk_insert if rows > 1
+                               else features.can_return_columns_from_insert)
+    row = f"({', '.join(['%s'] * len(fields))})"
     sql = (f"INSERT INTO {table(model)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
+           f"VALUES {', '.join([row] * rows)}")
     if returns:
         sql += f" RETURNING {quote(meta.pk.column)}"
     return sql, fields, returns
 
 
+def _value(field, obj: Model):
+    value = field.pre_save(obj, True)
+    if isinstance(value, DatabaseDefault):
+        raise TypeError(f"{type(obj).__name__}.{field.name}: database defaults need save()")
+    return field.get_db_prep_save(value, connection)
+
+
 def insert(obj: Model) -> Model:
     """INSERT `obj` as a new row and give it its key, as `obj.save()` would for a new instance
     (no signals sent). A key set beforehand (a UUID) is written; an automatic one is read back."""
-    model = type(obj)
+    return insert_many([obj])[0]
+
+
+def insert_many(objs: list[Model]) -> list[Model]:
+    """INSERT new instances of one model in one statement, as `bulk_create` does, and give each
+    its key (read back in the order written, as `bulk_create` relies on too)."""
+    if not objs:
+        return objs
+    model, with_pk = type(objs[0]), objs[0].pk is not None
+    assert all(type(o) is model and (o.pk is not None) == with_pk for o in objs), \
+        "one model, keys all set or all automatic"
+    if len(objs) > 1 and not with_pk and not connection.features.can_return_rows_from_bulk_insert:
+        return [insert(o) for o in objs]
     meta = model._meta
-    with_pk = obj.pk is not None
-    sql, fields, returns = _plan(model, connection.vendor, with_pk)
-    values = []
-    for f in fields:
-        value = f.pre_save(obj, True)
-        if isinstance(value, DatabaseDefault):
-            raise TypeError(f"{model.__name__}.{f.name}: database defaults need save()")
-        values.append(f.get_db_prep_save(value, connection))
-    name = f"insert_{meta.db_table}" + ("_pk" if with_pk else "")
+    sql, fields, returns = _plan(model, connection.vendor, with_pk, len(objs))
+    values = [_value(f, o) for o in objs for f in fields]
+    name = f"insert_{meta.db_table}" + ("_pk" if with_pk else "") + (
+        f"_x{len(objs)}" if len(objs) > 1 else "")
     with connection.cursor() as cursor:
-        cursor.execute(prepared(name, sql), values)
-        if not with_pk:
-            new_pk = (cursor.fetchone()[0] if returns
-                      else connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column))
-            setattr(obj, meta.pk.attname, new_pk)
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return obj
+        cursor.execute(prepared(name, sql) if len(objs) <= PREPARED_ROWS else sql, values)
+        if returns:
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                setattr(obj, meta.pk.attname, pk)
+        elif not with_pk:
+            setattr(objs[0], meta.pk.attname,
+                    connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column))
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cases.models import Case, Offer, TimelineEntry
 from escrow.models import EscrowInstruction
-from odr.inserts import insert
+from odr.inserts import PREPARED_ROWS, insert, insert_many
 from tests.cases.helpers import file_case
 from tests.races import needs_postgres
 
@@ -105,3 +105,42 @@ def test_prepared_once_per_session_and_kept_across_a_rollback(monkeypatch, order
         connection.close()
     assert list(TimelineEntry.objects.filter(case=case, action__in=["one", "two", "three"])
                 .values_list("action", flat=True).order_by("pk")) == ["two", "three"]
+
+
+@pytest.mark.django_db
+def test_many_rows_in_one_statement_each_get_their_own_key(order, buyer_user):
+    case = file_case(order, buyer_user)
+    entries = [TimelineEntry(case=case, actor_role="system", action=f"note-{i}", data={"i": i})
+               for i in range(3)]
+    with CaptureQueriesContext(connection) as seen:
+        assert insert_many(entries) is entries
+    assert len([q for q in seen.captured_queries if "INSERT" in q["sql"]]) == 1
+    assert [TimelineEntry.objects.get(pk=e.pk).data for e in entries] == [
+        {"i": 0}, {"i": 1}, {"i": 2}]  # each key is its own row's, in the order written
+    assert all(not e._state.adding for e in entries)
+    assert insert_many([]) == []
+
+
+def test_one_model_and_one_kind_of_key_per_statement(order):
+    with pytest.raises(AssertionError):
+        insert_many([TimelineEntry(actor_role="x"), Offer(amount=1)])
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_long_statement_is_sent_unprepared(monkeypatch, order, buyer_user):
+    case = file_case(order, buyer_user)
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    rows = lambda n: [TimelineEntry(case=case, actor_role="system", action="n")  # noqa: E731
+                      for _ in range(n)]
+    try:
+        with CaptureQueriesContext(connection) as seen:
+            insert_many(rows(PREPARED_ROWS))
+            insert_many(rows(PREPARED_ROWS + 1))
+        ran = [q["sql"].split()[0] for q in seen.captured_queries
+               if "cases_timelineentry" in q["sql"]]
+        assert ran == ["PREPARE", "EXECUTE", "INSERT"]
+    finally:
+        connection.close()
+    assert TimelineEntry.objects.filter(case=case, action="n").count() == 2 * PREPARED_ROWS + 1
