@@ -28,24 +28,30 @@ def unread_count(*, user_id: int) -> int:
 
 
 @cache
-def _unread_sql(vendor: str, people: int) -> str:
+def _unread_sql(vendor: str) -> str:
     qn = connection.ops.quote_name
     recipient = qn(Notification._meta.get_field("recipient").column)
+    # PostgreSQL: one array parameter, so one prepared statement for any number of people.
+    # Elsewhere (SQLite, never prepared): the ids are spliced in below as %s placeholders.
+    among = "= ANY(%s)" if vendor == "postgresql" else "IN ({ids})"
     return (f"SELECT {recipient}, COUNT(*) FROM {table(Notification)} "  # noqa: S608
-            f"WHERE {recipient} IN ({', '.join(['%s'] * people)}) AND {qn('read_at')} IS NULL "
-            f"GROUP BY {recipient}")
+            f"WHERE {recipient} {among} AND {qn('read_at')} IS NULL GROUP BY {recipient}")
 
 
 def unread_counts(*, user_ids) -> dict[int, int]:
     """Unread counts of several people in one grouped query. Every notification the relay
-    writes is pushed with its recipient's count, so the query is written once (per number of
-    people) and prepared, not compiled by the ORM each time."""
+    writes is pushed with its recipient's count, so the query is written once and prepared,
+    not compiled by the ORM each time."""
     ids = list(user_ids)
     if not ids:
         return {}
+    sql = _unread_sql(connection.vendor)
+    if connection.vendor == "postgresql":
+        sql, params = prepared("unread_counts", sql), [ids]
+    else:
+        sql, params = sql.replace("{ids}", ", ".join(["%s"] * len(ids))), ids
     with connection.cursor() as cursor:
-        cursor.execute(prepared(f"unread_counts_{len(ids)}", _unread_sql(connection.vendor, len(ids))),
-                       ids)
+        cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
 

@@ -2,11 +2,12 @@
 instance is as `save()` leaves it, and on PostgreSQL with persistent connections the statement
 is prepared once per session."""
 
+import re
 import uuid
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Value
+from django.db.models import F, Value
 from django.db.models.expressions import DatabaseDefault
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -122,13 +123,39 @@ def test_many_rows_in_one_statement_each_get_their_own_key(order, buyer_user):
 
 
 def test_one_model_and_one_kind_of_key_per_statement(order):
-    with pytest.raises(AssertionError):
+    with pytest.raises(TypeError, match="one model"):
         insert_many([TimelineEntry(actor_role="x"), Offer(amount=1)])
+
+
+@pytest.mark.django_db
+def test_what_save_would_refuse_or_compute_is_refused(order, buyer_user):
+    from cases.models import Case as CaseModel
+
+    case = file_case(order, buyer_user)
+    with pytest.raises(ValueError, match="unsaved related object"):
+        insert(TimelineEntry(case=CaseModel(order=order), actor_role="x"))
+    with pytest.raises(TypeError, match="expressions"):
+        insert(Offer(case=case, author_role="buyer", remedy="partial_refund",
+                     amount=F("amount") + 1))
+    assert not Offer.objects.filter(case=case).exists()
+
+
+@pytest.mark.django_db
+def test_a_long_list_goes_in_statements_of_at_most_prepared_rows(order, buyer_user):
+    case = file_case(order, buyer_user)
+    entries = [TimelineEntry(case=case, actor_role="system", action="n", data={"i": i})
+               for i in range(2 * PREPARED_ROWS + 3)]
+    with CaptureQueriesContext(connection) as seen:
+        insert_many(entries)
+    inserts = [q["sql"] for q in seen.captured_queries if "cases_timelineentry" in q["sql"]]
+    assert len(inserts) == 3
+    assert [TimelineEntry.objects.get(pk=e.pk).data["i"] for e in entries] == list(
+        range(2 * PREPARED_ROWS + 3))
 
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_long_statement_is_sent_unprepared(monkeypatch, order, buyer_user):
+def test_each_statement_of_a_long_list_is_prepared_once(monkeypatch, order, buyer_user):
     case = file_case(order, buyer_user)
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
     connection.close()
@@ -138,9 +165,11 @@ def test_a_long_statement_is_sent_unprepared(monkeypatch, order, buyer_user):
         with CaptureQueriesContext(connection) as seen:
             insert_many(rows(PREPARED_ROWS))
             insert_many(rows(PREPARED_ROWS + 1))
-        ran = [q["sql"].split()[0] for q in seen.captured_queries
-               if "cases_timelineentry" in q["sql"]]
-        assert ran == ["PREPARE", "EXECUTE", "INSERT"]
+        ran = [re.match(r"(PREPARE|EXECUTE) (odr_\w+)", q["sql"]).groups()
+               for q in seen.captured_queries if "cases_timelineentry" in q["sql"]]
+        many, one = f"odr_insert_cases_timelineentry_x{PREPARED_ROWS}", "odr_insert_cases_timelineentry"
+        assert ran == [("PREPARE", many), ("EXECUTE", many), ("EXECUTE", many), ("PREPARE", one),
+                       ("EXECUTE", one)]
     finally:
         connection.close()
     assert TimelineEntry.objects.filter(case=case, action="n").count() == 2 * PREPARED_ROWS + 1

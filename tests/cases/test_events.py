@@ -301,7 +301,7 @@ def test_the_relay_prepares_its_statements_once_per_session(
         with CaptureQueriesContext(connection) as seen:
             assert relay_pending() == 4
         for name in ("relay_claim", "relay_entry", "case_for_notice", "case_day_stale",
-                     "chat_next_seq", "insert_mediation_chatmessage", "unread_counts_1",
+                     "chat_next_seq", "insert_mediation_chatmessage", "unread_counts",
                      "insert_notifications_notification"):
             ran = [q["sql"].split()[0] for q in seen.captured_queries
                    if f"odr_{name}" in q["sql"].split("(")[0].split()]

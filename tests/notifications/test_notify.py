@@ -101,16 +101,24 @@ def test_a_buyer_without_preferences_is_told_in_the_language_they_filed_in(cast,
         "buyer": "en", "seller": "vi"}
 
 
-def test_a_replay_tells_only_who_was_not_told_yet(cast, act):
+def test_a_replay_tells_only_who_was_not_told_yet(cast, act, monkeypatch):
     """The insert is tried first (no read before it); the constraint refuses a repeat and
-    the second try leaves out exactly the people already told."""
+    the second try leaves out exactly the people already told, whose bell rings once."""
+    import notifications.services as services
+
     case = act(file_case, cast.order, cast.buyer)
     told = Notification.objects.filter(case=case).first()
     newcomer = f.UserFactory(username="newcomer")
     before = Notification.objects.count(), Delivery.objects.count()
+    rung = []
+    monkeypatch.setattr(services, "push_notification",
+                        lambda notification, unread: rung.append((notification.recipient_id, unread)))
 
     created = act(notify, event=told.event, users=[told.recipient, newcomer], case=case,
                   context=told.context, entry_id=told.entry_id)
+
+    assert rung == [(newcomer.pk, 1)]  # the refused first try pushed nothing
+    assert [d.attempts for d in created[0].deliveries.filter(status="sent")] == [1, 1]
 
     assert [n.recipient_id for n in created] == [newcomer.pk]
     assert Notification.objects.count() == before[0] + 1
