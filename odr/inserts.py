@@ -25,14 +25,13 @@ from django.db.models.fields.files import FileField
 
 from odr.joined import prepared, table
 
-# Rows in one statement at most: longer lists (a shop with many staff told at once) go in
-# several statements, so each stays prepared (one per number of rows up to this) and within
-# SQLite's limit on a statement's parameters.
+# Rows in one statement up to which it is prepared (one statement per number of rows up to
+# this). A longer list (a shop with many staff told at once) is sent as text, in the batches
+# `bulk_create` would use (one statement on PostgreSQL, within SQLite's parameter limit).
 PREPARED_ROWS = 8
 
 
-@cache
-def _plan(model: type[Model], vendor: str, with_pk: bool, rows: int) -> tuple[str, list, bool]:
+def _build(model: type[Model], with_pk: bool, rows: int) -> tuple[str, list, bool]:
     """(SQL, fields in placeholder order, whether the SQL returns the new keys)."""
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields
@@ -51,6 +50,12 @@ def _plan(model: type[Model], vendor: str, with_pk: bool, rows: int) -> tuple[st
     return sql, fields, returns
 
 
+@cache
+def _plan(model: type[Model], vendor: str, with_pk: bool, rows: int) -> tuple[str, list, bool]:
+    """`_build`, written once per model, key kind and number of rows up to PREPARED_ROWS."""
+    return _build(model, with_pk, rows)
+
+
 def _value(field, obj: Model):
     value = field.pre_save(obj, True)
     if isinstance(value, DatabaseDefault) or hasattr(value, "resolve_expression"):
@@ -66,9 +71,8 @@ def insert(obj: Model) -> Model:
 
 
 def insert_many(objs: list[Model]) -> list[Model]:
-    """INSERT new instances of one model, up to PREPARED_ROWS per statement, as `bulk_create`
-    does, and give each its key (read back in the order written, as `bulk_create` relies on
-    too)."""
+    """INSERT new instances of one model in one statement (or `bulk_create`'s batches) and give
+    each its key (read back in the order written, as `bulk_create` relies on too)."""
     if not objs:
         return objs
     model, with_pk = type(objs[0]), objs[0].pk is not None
@@ -76,14 +80,19 @@ def insert_many(objs: list[Model]) -> list[Model]:
         raise TypeError("insert_many: one model per call, keys all set or all automatic")
     if len(objs) > 1 and not with_pk and not connection.features.can_return_rows_from_bulk_insert:
         return [insert(o) for o in objs]
-    for start in range(0, len(objs), PREPARED_ROWS):
-        _insert_rows(model, with_pk, objs[start:start + PREPARED_ROWS])
+    if len(objs) <= PREPARED_ROWS:
+        _insert_rows(model, with_pk, objs, prepare=True)
+        return objs
+    size = max(1, connection.ops.bulk_batch_size(_build(model, with_pk, 1)[1], objs))
+    for start in range(0, len(objs), size):
+        _insert_rows(model, with_pk, objs[start:start + size], prepare=False)
     return objs
 
 
-def _insert_rows(model: type[Model], with_pk: bool, objs: list[Model]) -> None:
+def _insert_rows(model: type[Model], with_pk: bool, objs: list[Model], *, prepare: bool) -> None:
     meta = model._meta
-    sql, fields, returns = _plan(model, connection.vendor, with_pk, len(objs))
+    sql, fields, returns = (_plan(model, connection.vendor, with_pk, len(objs)) if prepare
+                            else _build(model, with_pk, len(objs)))
     values = []
     for obj in objs:
         # As save() does: refuse a related object not saved yet, take its key if it got one
@@ -93,7 +102,7 @@ def _insert_rows(model: type[Model], with_pk: bool, objs: list[Model]) -> None:
     name = f"insert_{meta.db_table}" + ("_pk" if with_pk else "") + (
         f"_x{len(objs)}" if len(objs) > 1 else "")
     with connection.cursor() as cursor:
-        cursor.execute(prepared(name, sql), values)
+        cursor.execute(prepared(name, sql) if prepare else sql, values)
         if returns:
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
                 setattr(obj, meta.pk.attname, pk)
