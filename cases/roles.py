@@ -6,6 +6,7 @@ once per user object and cached on it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,9 +57,29 @@ def seller_ids(user: Any) -> frozenset[int]:
         return frozenset()
     cached = getattr(user, "_odr_seller_ids", None)
     if cached is None:
-        cached = frozenset(user.seller_memberships.values_list("pk", flat=True))
+        cached = frozenset(_shops_of(user.pk))
         user._odr_seller_ids = cached
     return cached
+
+
+@cache
+def _shops_sql(vendor: str) -> str:
+    from cases.models import Seller
+    from odr.joined import table
+
+    staff = Seller.staff.through
+    shop, person = (staff._meta.get_field(name).column for name in ("seller", "user"))
+    return f"SELECT {shop} FROM {table(staff)} WHERE {person} = %s"  # noqa: S608
+
+
+def _shops_of(user_id: int) -> list[int]:
+    """One prepared statement (the chat re-reads it for every message, so that someone removed
+    from a shop loses its chats at once)."""
+    from django.db import connection
+
+    from odr.joined import fetch_all
+
+    return [shop for (shop,) in fetch_all("shops_of", _shops_sql(connection.vendor), [user_id])]
 
 
 def is_mediator(user: Any) -> bool:

@@ -244,3 +244,27 @@ def case_for_notice(case_id: int) -> Case | None:
     buyer.user = buyer_user
     case.buyer, case.seller, case.order, case.mediator = buyer, seller, order, mediator
     return case
+
+
+_CHAT_ROW = Joined(Case, Buyer)
+
+
+@cache
+def _case_with_buyer_sql(vendor: str) -> str:
+    return (
+        f"SELECT {columns('c', Case)}, {columns('b', Buyer)} FROM {table(Case)} c "  # noqa: S608
+        f"JOIN {table(Buyer)} b ON b.id = c.buyer_id WHERE c.id = %s"
+    )
+
+
+def case_with_buyer(case_id: int) -> Case | None:
+    """The case and its buyer, in one prepared query: what the chat checks every message
+    against (who may write, whether the chat is still open)."""
+    if not 0 < case_id <= _MAX_ID:
+        return None
+    row = fetch_one("case_with_buyer", _case_with_buyer_sql(connection.vendor), [case_id])
+    if row is None:
+        return None
+    (case, buyer), _ = _CHAT_ROW.instances(row)
+    case.buyer = buyer
+    return case

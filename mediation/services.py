@@ -6,6 +6,7 @@ best-effort bus, the database is the record, and clients resume by sequence numb
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -15,13 +16,14 @@ from cases import roles
 from cases.errors import Conflict, DomainError, InvalidInput, NotFound
 from cases.events import CaseEvent
 from cases.models import Case, Evidence, State
+from cases.selectors import case_with_buyer
 from mediation import fanout
 from mediation.access import Member, chat_member
 from mediation.models import ChatMessage, ChatRoom, ReadMarker
 from mediation.selectors import message_json
 from mediation.texts import system_text
 from odr.inserts import insert
-from odr.joined import prepared
+from odr.joined import fetch_one, positional, prepared
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def _on_commit_broadcast(case_id: int, event: dict) -> None:
 
 def _case(case_or_id) -> Case:
     case_id = case_or_id.pk if isinstance(case_or_id, Case) else int(case_or_id)
-    case = Case.objects.select_related("buyer").filter(pk=case_id).first()
+    case = case_with_buyer(case_id)
     if case is None:
         raise NotMember("Case not found")
     return case
@@ -187,6 +189,14 @@ RETURNING id, seq
 """
 
 
+@cache
+def _insert_sql() -> tuple[str, list[str]]:
+    """The statement with positional placeholders, so it can be prepared (every message of a
+    chat process runs it on the process's database threads, odr/asyncdb.py)."""
+    return positional(_INSERT_SQL.format(msg=ChatMessage._meta.db_table,
+                                          room=ChatRoom._meta.db_table))
+
+
 def _insert_in_one_statement(case: Case, author, member: Member, body: str, audience: str,
                              client_id: str | None) -> ChatMessage | None:
     """PostgreSQL, a plain text message: take the case's next number and insert the message in
@@ -197,10 +207,8 @@ def _insert_in_one_statement(case: Case, author, member: Member, body: str, audi
     params = {"case": case.pk, "author": author.pk, "role": member.role,
               "kind": ChatMessage.Kind.TEXT, "body": body, "audience": audience,
               "client_id": client_id or "", "now": now}
-    sql = _INSERT_SQL.format(msg=ChatMessage._meta.db_table, room=ChatRoom._meta.db_table)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        row = cur.fetchone()
+    sql, names = _insert_sql()
+    row = fetch_one("chat_insert", sql, [params[name] for name in names])
     if row is None:
         return None
     msg = ChatMessage(pk=row[0], case=case, seq=row[1], author=author, author_role=member.role,

@@ -35,6 +35,9 @@ _pool_conns: list = []  # the raw connections the pool holds, so pool_close() ca
 
 def _pooled(fn, *args, **kwargs):
     conn = connections["default"]
+    # This thread's connection lives as long as the process: the hot statements are worth
+    # preparing on it (odr/joined.py), although CONN_MAX_AGE is 0 under ASGI.
+    conn.odr_keeps_session = True
     if conn.connection is not None and (
             not conn.get_autocommit() or (conn.errors_occurred and not conn.is_usable())):
         conn.close()  # left in a transaction, or broken (database restarted): start afresh

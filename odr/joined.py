@@ -7,15 +7,18 @@ hottest paths (filing a case, locking a case for a transition, the token, the ca
 write their SQL with `columns()`, run it with `fetch_one()` and read its row with `Joined`;
 everything else keeps using the ORM.
 
-On PostgreSQL with persistent connections (`CONN_MAX_AGE` > 0: the gunicorn serving model),
-`fetch_one()` runs them as prepared statements: planning these joins costs PostgreSQL 0.4-0.9 ms
-per call, seven times what executing them does. A connection behind a transaction-pooling
-proxy (PgBouncer) must keep CONN_MAX_AGE=0, which turns this off."""
+On PostgreSQL where a thread keeps its session (`CONN_MAX_AGE` > 0: the gunicorn serving
+model; the ASGI processes' database threads, odr/asyncdb.py), `fetch_one()` runs them as
+prepared statements: planning these joins costs PostgreSQL 0.4-0.9 ms per call, seven times
+what executing them does. Behind a proxy that pools transactions (PgBouncer in transaction
+mode) set ODR_PREPARED_STATEMENTS=off: the session a statement was prepared on is not kept."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.db.models import Model
@@ -41,7 +44,17 @@ connection_created.connect(_forget_prepared, dispatch_uid="odr.joined")
 
 
 def _prepares() -> bool:
-    return connection.vendor == "postgresql" and connection.settings_dict["CONN_MAX_AGE"] != 0
+    """On PostgreSQL, where this thread keeps its session: a persistent connection
+    (CONN_MAX_AGE > 0), or one of the ASGI processes' database threads (odr/asyncdb.py)."""
+    return (connection.vendor == "postgresql" and settings.ODR_PREPARED_STATEMENTS
+            and (connection.settings_dict["CONN_MAX_AGE"] != 0
+                 or getattr(connection, "odr_keeps_session", False)))
+
+
+def positional(sql: str) -> tuple[str, list[str]]:
+    """`sql` with its `%(name)s` placeholders as `%s` (what `prepared` takes), and the names
+    in their order, to build the parameter list from a dict."""
+    return re.sub(r"%\((\w+)\)s", "%s", sql), re.findall(r"%\((\w+)\)s", sql)
 
 
 def prepared(name: str, sql: str) -> str:
@@ -73,6 +86,13 @@ def fetch_one(name: str, sql: str, params: Sequence) -> tuple | None:
     with connection.cursor() as cursor:
         cursor.execute(prepared(name, sql), params)
         return cursor.fetchone()
+
+
+def fetch_all(name: str, sql: str, params: Sequence) -> list[tuple]:
+    """Every row of `sql`, prepared where that pays."""
+    with connection.cursor() as cursor:
+        cursor.execute(prepared(name, sql), params)
+        return cursor.fetchall()
 
 
 class Joined:

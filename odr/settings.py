@@ -101,6 +101,10 @@ else:
     # Under ASGI a persistent connection leaks (shared/STYLE.md); WSGI workers may raise it.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hot statements are prepared once per PostgreSQL session where a session lasts (odr/joined.py):
+# off behind a proxy that pools transactions (PgBouncer in transaction mode), whose sessions
+# a client does not keep.
+ODR_PREPARED_STATEMENTS = env.bool("ODR_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 

@@ -12,9 +12,9 @@ from rest_framework.authtoken.models import Token
 
 from cases import services
 from cases.models import Case, DeadlineExtension, Order, Payment
-from cases.selectors import case_for_notice, case_for_update, order_for_filing
+from cases.selectors import case_for_notice, case_for_update, case_with_buyer, order_for_filing
 from odr.auth import user_for_token
-from odr.joined import fetch_one
+from odr.joined import fetch_one, positional
 from tests import factories as f
 from tests.races import needs_postgres, race
 
@@ -192,3 +192,48 @@ def test_short_lived_connections_run_the_sql_as_it_is(order, buyer_user):
     with CaptureQueriesContext(connection) as seen:
         assert fetch_one("probe", "SELECT %s + 1", [41]) == (42,)
     assert [q["sql"] for q in seen.captured_queries] == ["SELECT 41 + 1"]
+
+
+@pytest.mark.django_db
+def test_the_chat_read_gives_the_case_and_its_buyer_as_the_orm_does(order, buyer_user):
+    case = _file(buyer_user, order)
+    found = case_with_buyer(case.pk)
+    expected = Case.objects.select_related("buyer").get(pk=case.pk)
+    assert found == expected and found.buyer == expected.buyer
+    assert found.filed_at == expected.filed_at and found.state == expected.state
+    assert case_with_buyer(case.pk + 10_000) is None and case_with_buyer(10**20) is None
+
+
+def test_named_placeholders_become_positional_in_order():
+    assert positional("SELECT %(a)s, %(b)s WHERE x = %(a)s") == (
+        "SELECT %s, %s WHERE x = %s", ["a", "b", "a"])
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_database_thread_of_an_asgi_process_prepares_although_conn_max_age_is_0(
+        order, buyer_user, settings):
+    """The chat's queries run on odr/asyncdb.py's threads, each keeping its connection for the
+    life of the process: they are prepared there, and not anywhere with
+    ODR_PREPARED_STATEMENTS off (behind PgBouncer in transaction mode)."""
+    from asgiref.sync import async_to_sync
+
+    from odr.asyncdb import db, pool_close
+
+    case = _file(buyer_user, order)
+    assert connection.settings_dict["CONN_MAX_AGE"] == 0
+
+    def statements_run():
+        with CaptureQueriesContext(connection) as seen:
+            assert case_with_buyer(case.pk) == case
+        return [q["sql"].split()[0] for q in seen.captured_queries]
+
+    pool_close()
+    settings.ODR_ASYNC_DB_THREADS = 1  # one thread, one session: prepared once, then executed
+    try:
+        ran = [async_to_sync(db(statements_run))() for _ in range(3)]
+        assert ran == [["PREPARE", "EXECUTE"], ["EXECUTE"], ["EXECUTE"]]
+        settings.ODR_PREPARED_STATEMENTS = False
+        assert async_to_sync(db(statements_run))() == ["SELECT"]
+    finally:
+        pool_close()
