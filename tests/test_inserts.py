@@ -84,25 +84,31 @@ def test_a_database_default_is_refused_not_written_as_null(order, buyer_user):
         insert(entry)
 
 
-@needs_postgres
-@pytest.mark.django_db(transaction=True)
-def test_prepared_once_per_session_and_kept_across_a_rollback(monkeypatch, order, buyer_user):
+@pytest.fixture
+def case_on_a_new_persistent_session(monkeypatch, order, buyer_user):
+    """A filed case, then a persistent connection (CONN_MAX_AGE 60) on a new session, which
+    has prepared nothing yet; closed again after the test."""
     case = file_case(order, buyer_user)
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
     connection.close()
-    try:
-        with CaptureQueriesContext(connection) as seen:
-            with pytest.raises(RuntimeError), transaction.atomic():
-                insert(TimelineEntry(case=case, actor_role="system", action="one"))
-                raise RuntimeError("rolled back")
-            with transaction.atomic():
-                insert(TimelineEntry(case=case, actor_role="system", action="two"))
-            insert(TimelineEntry(case=case, actor_role="system", action="three"))
-        ran = [q["sql"].split()[0] for q in seen.captured_queries
-               if "odr_insert_cases_timelineentry" in q["sql"]]
-        assert ran == ["PREPARE", "EXECUTE", "EXECUTE", "EXECUTE"]
-    finally:
-        connection.close()
+    yield case
+    connection.close()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_prepared_once_per_session_and_kept_across_a_rollback(case_on_a_new_persistent_session):
+    case = case_on_a_new_persistent_session
+    with CaptureQueriesContext(connection) as seen:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            insert(TimelineEntry(case=case, actor_role="system", action="one"))
+            raise RuntimeError("rolled back")
+        with transaction.atomic():
+            insert(TimelineEntry(case=case, actor_role="system", action="two"))
+        insert(TimelineEntry(case=case, actor_role="system", action="three"))
+    ran = [q["sql"].split()[0] for q in seen.captured_queries
+           if "odr_insert_cases_timelineentry" in q["sql"]]
+    assert ran == ["PREPARE", "EXECUTE", "EXECUTE", "EXECUTE"]
     assert list(TimelineEntry.objects.filter(case=case, action__in=["one", "two", "three"])
                 .values_list("action", flat=True).order_by("pk")) == ["two", "three"]
 
@@ -159,20 +165,14 @@ def test_a_long_list_goes_in_bulk_creates_batches(order, buyer_user):
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-def test_short_lists_are_prepared_long_ones_sent_as_text(monkeypatch, order, buyer_user):
-    case = file_case(order, buyer_user)
-    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
-    connection.close()
+def test_short_lists_are_prepared_long_ones_sent_as_text(case_on_a_new_persistent_session):
+    case = case_on_a_new_persistent_session
     rows = lambda n: [TimelineEntry(case=case, actor_role="system", action="n")  # noqa: E731
                       for _ in range(n)]
-    try:
-        with CaptureQueriesContext(connection) as seen:
-            insert_many(rows(PREPARED_ROWS))
-            insert_many(rows(PREPARED_ROWS))
-            insert_many(rows(PREPARED_ROWS + 1))
-        ran = [q["sql"].split()[0] for q in seen.captured_queries
-               if "cases_timelineentry" in q["sql"]]
-        assert ran == ["PREPARE", "EXECUTE", "EXECUTE", "INSERT"]
-    finally:
-        connection.close()
+    with CaptureQueriesContext(connection) as seen:
+        insert_many(rows(PREPARED_ROWS))
+        insert_many(rows(PREPARED_ROWS))
+        insert_many(rows(PREPARED_ROWS + 1))
+    ran = [q["sql"].split()[0] for q in seen.captured_queries if "cases_timelineentry" in q["sql"]]
+    assert ran == ["PREPARE", "EXECUTE", "EXECUTE", "INSERT"]
     assert TimelineEntry.objects.filter(case=case, action="n").count() == 3 * PREPARED_ROWS + 1
