@@ -39,8 +39,11 @@ def _pooled(fn, *args, **kwargs):
     # preparing on it (odr/joined.py), although CONN_MAX_AGE is 0 under ASGI.
     conn.odr_keeps_session = True
     if conn.connection is not None and (
-            not conn.get_autocommit() or (conn.errors_occurred and not conn.is_usable())):
-        conn.close()  # left in a transaction, or broken (database restarted): start afresh
+            not conn.get_autocommit() or (conn.errors_occurred and not conn.is_usable())
+            or getattr(conn, "odr_session_stale", False)):
+        # Left in a transaction, broken (database restarted), or its prepared statements
+        # lost (odr/joined.py): start afresh.
+        conn.close()
     try:
         return fn(*args, **kwargs)
     finally:

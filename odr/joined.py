@@ -35,9 +35,31 @@ def columns(alias: str, model: type[Model]) -> str:
                      for f in model._meta.concrete_fields)
 
 
+# What PostgreSQL answers when a session's prepared statements cannot be trusted: one has
+# gone ("does not exist": a pooling proxy moved us to another session), one already exists
+# there (the same), or its plan no longer fits the table (a migration changed a column).
+_LOST_STATEMENT = {"26000", "42P05", "0A000"}
+
+
+def _watch_prepared(execute, sql, params, many, context):
+    """Execute wrapper: after such an answer to one of our PREPAREs or EXECUTEs, this session
+    runs the SQL as it is until the connection is replaced (odr/asyncdb.py replaces a database
+    thread's at once; a request's goes at its CONN_MAX_AGE), instead of failing every time."""
+    try:
+        return execute(sql, params, many, context)
+    except Exception as exc:
+        if (sql.startswith(("PREPARE odr_", "EXECUTE odr_"))
+                and getattr(exc.__cause__, "pgcode", None) in _LOST_STATEMENT):
+            context["connection"].odr_session_stale = True
+        raise
+
+
 def _forget_prepared(sender, connection, **kwargs) -> None:
     """A new session knows no prepared statement."""
     connection.odr_prepared = set()
+    connection.odr_session_stale = False
+    if _watch_prepared not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_watch_prepared)
 
 
 connection_created.connect(_forget_prepared, dispatch_uid="odr.joined")
@@ -48,7 +70,8 @@ def _prepares() -> bool:
     (CONN_MAX_AGE > 0), or one of the ASGI processes' database threads (odr/asyncdb.py)."""
     return (connection.vendor == "postgresql" and settings.ODR_PREPARED_STATEMENTS
             and (connection.settings_dict["CONN_MAX_AGE"] != 0
-                 or getattr(connection, "odr_keeps_session", False)))
+                 or getattr(connection, "odr_keeps_session", False))
+            and not getattr(connection, "odr_session_stale", False))
 
 
 def positional(sql: str) -> tuple[str, list[str]]:

@@ -186,8 +186,9 @@ def test_token_lookups_survive_new_sessions(monkeypatch, buyer_user):
 
 @pytest.mark.django_db
 def test_short_lived_connections_run_the_sql_as_it_is(order, buyer_user):
-    """CONN_MAX_AGE=0 (the ASGI server, or behind PgBouncer): preparing would cost a round trip
-    per request for nothing."""
+    """CONN_MAX_AGE=0 (a request's connection ends with it): preparing would cost a round trip
+    per request for nothing. (The ASGI processes' database threads keep theirs: see the test
+    of them below.)"""
     assert connection.settings_dict["CONN_MAX_AGE"] == 0
     with CaptureQueriesContext(connection) as seen:
         assert fetch_one("probe", "SELECT %s + 1", [41]) == (42,)
@@ -235,5 +236,61 @@ def test_a_database_thread_of_an_asgi_process_prepares_although_conn_max_age_is_
         assert ran == [["PREPARE", "EXECUTE"], ["EXECUTE"], ["EXECUTE"]]
         settings.ODR_PREPARED_STATEMENTS = False
         assert async_to_sync(db(statements_run))() == ["SELECT"]
+    finally:
+        pool_close()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_session_whose_statements_were_lost_runs_plain_sql_until_replaced(monkeypatch):
+    """A proxy that moved us to another session, or a migration that changed a column, makes
+    PostgreSQL refuse an EXECUTE: that call fails, later ones run the SQL as it is (instead of
+    failing for the connection's whole life), and a new session prepares again."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+
+    def run():
+        with CaptureQueriesContext(connection) as seen:
+            assert fetch_one("probe", "SELECT %s + 1", [41]) == (42,)
+        return [q["sql"].split()[0] for q in seen.captured_queries]
+
+    try:
+        assert run() == ["PREPARE", "EXECUTE"]
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")  # what another session behind a proxy looks like
+        with pytest.raises(DatabaseError, match="does not exist"):
+            fetch_one("probe", "SELECT %s + 1", [41])
+        assert run() == ["SELECT"] and run() == ["SELECT"]
+        connection.close()
+        assert run() == ["PREPARE", "EXECUTE"]
+    finally:
+        connection.close()
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_database_thread_whose_statements_were_lost_gets_a_new_session(settings):
+    from asgiref.sync import async_to_sync
+
+    from odr.asyncdb import db, pool_close
+
+    def run():
+        with CaptureQueriesContext(connection) as seen:
+            assert fetch_one("probe", "SELECT %s + 1", [41]) == (42,)
+        return [q["sql"].split()[0] for q in seen.captured_queries]
+
+    def lose_them():
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+
+    pool_close()
+    settings.ODR_ASYNC_DB_THREADS = 1
+    try:
+        assert async_to_sync(db(run))() == ["PREPARE", "EXECUTE"]
+        async_to_sync(db(lose_them))()
+        with pytest.raises(DatabaseError, match="does not exist"):
+            async_to_sync(db(run))()
+        assert async_to_sync(db(run))() == ["PREPARE", "EXECUTE"]  # a fresh session
+        assert async_to_sync(db(run))() == ["EXECUTE"]
     finally:
         pool_close()

@@ -15,7 +15,7 @@ from mediation.models import ChatMessage, ChatRoom, ReadMarker
 from mediation.selectors import DigestItem, chat_digest_due
 from mediation.texts import ACTIONS_VI, system_text
 from tests.cases.helpers import case_in
-from tests.races import race
+from tests.races import needs_postgres, race
 
 
 @pytest.fixture
@@ -194,3 +194,30 @@ def test_digest_task_notifies_through_the_notifications_app(case, buyer_user, se
     assert [(n.recipient_id, n.case_id, n.context["count"]) for n in sent] == sorted(
         [(buyer_user.pk, case.pk, 2), (mediator_user.pk, case.pk, 2)])
     assert chat_digest() == 0
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_message_runs_three_prepared_statements_on_a_lasting_session(
+        case, buyer_user, seller_user, monkeypatch):
+    """What a chat process's database thread runs per message: the case with its buyer, the
+    author's shops and the numbered insert, each prepared once per session, then executed."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    first = post(case, buyer_user, "một").seq  # the room exists: the one-statement path now
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    try:
+        with CaptureQueriesContext(connection) as seen:
+            seqs = [post(case, user, f"tin {i}").seq
+                    for i, user in enumerate([buyer_user, seller_user, buyer_user])]
+        ran = [" ".join(q["sql"].split()[:2]).split("(")[0] for q in seen.captured_queries
+               if q["sql"].startswith(("PREPARE", "EXECUTE"))]
+    finally:
+        connection.close()
+    assert seqs == [first + 1, first + 2, first + 3]
+    for name in ("odr_case_with_buyer", "odr_shops_of", "odr_chat_insert"):
+        assert ran.count(f"PREPARE {name}") == 1 and ran.count(f"EXECUTE {name}") == 3, name
+    assert [m.body for m in ChatMessage.objects.filter(case=case, kind="text").order_by("seq")] \
+        == ["một", "tin 0", "tin 1", "tin 2"]
