@@ -151,6 +151,15 @@ _FILING_ROW = Joined(Order, Partner, Buyer, Seller, Payment)
 _MAX_ID = 2**63 - 1
 
 
+def _joined_row(joined: Joined, name: str, sql: str, key: int, *params) -> tuple[list, list] | None:
+    """The model instances (and trailing columns) of the one row `sql` gives for the id `key`
+    and `params`, or None: no such row, or an id no row can have."""
+    if not 0 < key <= _MAX_ID:
+        return None
+    row = fetch_one(name, sql, [key, *params])
+    return None if row is None else joined.instances(row)
+
+
 @cache
 def _filing_sql(vendor: str) -> str:
     # Table and column names come from the models; the values are query parameters.
@@ -169,12 +178,11 @@ def order_for_filing(*, order_id: int, user_id: int | None) -> tuple[Order, Paym
     """The order a buyer files against, with its marketplace, buyer, seller and first payment,
     in one query; None unless the order is this user's (someone else's order looks exactly
     like a missing one)."""
-    if not 0 < order_id <= _MAX_ID:
+    found = _joined_row(_FILING_ROW, "order_for_filing", _filing_sql(connection.vendor), order_id,
+                        user_id or -1)
+    if found is None:
         return None
-    row = fetch_one("order_for_filing", _filing_sql(connection.vendor), [order_id, user_id or -1])
-    if row is None:
-        return None
-    (order, marketplace, buyer, seller, payment), _ = _FILING_ROW.instances(row)
+    (order, marketplace, buyer, seller, payment), _ = found
     order.marketplace, order.buyer, order.seller = marketplace, buyer, seller
     if payment is not None:
         payment.order = order
@@ -204,12 +212,10 @@ def case_for_update(case_id: int) -> Case | None:
     money, when they need it. Whether the case has any deadline extension comes in the same
     query: most cases have none, and `actions` then needs no query for them."""
     assert transaction.get_connection().in_atomic_block, "case_for_update needs a transaction"
-    if not 0 < case_id <= _MAX_ID:
+    found = _joined_row(_LOCK_ROW, "case_for_update", _lock_sql(connection.vendor), case_id)
+    if found is None:
         return None
-    row = fetch_one("case_for_update", _lock_sql(connection.vendor), [case_id])
-    if row is None:
-        return None
-    (case, marketplace, buyer, seller, order), (has_extensions,) = _LOCK_ROW.instances(row)
+    (case, marketplace, buyer, seller, order), (has_extensions,) = found
     case.marketplace, case.buyer, case.seller, case.order = marketplace, buyer, seller, order
     if not has_extensions:
         case_has_no_extensions(case)
@@ -235,12 +241,10 @@ def case_for_notice(case_id: int) -> Case | None:
     """The case a case event tells people about, with what the notifications read: its buyer
     and the buyer's user, seller, order and mediator; one query (every event of the relay
     runs it)."""
-    if not 0 < case_id <= _MAX_ID:
+    found = _joined_row(_NOTICE_ROW, "case_for_notice", _notice_sql(connection.vendor), case_id)
+    if found is None:
         return None
-    row = fetch_one("case_for_notice", _notice_sql(connection.vendor), [case_id])
-    if row is None:
-        return None
-    (case, buyer, buyer_user, seller, order, mediator), _ = _NOTICE_ROW.instances(row)
+    (case, buyer, buyer_user, seller, order, mediator), _ = found
     buyer.user = buyer_user
     case.buyer, case.seller, case.order, case.mediator = buyer, seller, order, mediator
     return case
@@ -260,11 +264,10 @@ def _case_with_buyer_sql(vendor: str) -> str:
 def case_with_buyer(case_id: int) -> Case | None:
     """The case and its buyer, in one prepared query: what the chat checks every message
     against (who may write, whether the chat is still open)."""
-    if not 0 < case_id <= _MAX_ID:
+    found = _joined_row(_CHAT_ROW, "case_with_buyer", _case_with_buyer_sql(connection.vendor),
+                        case_id)
+    if found is None:
         return None
-    row = fetch_one("case_with_buyer", _case_with_buyer_sql(connection.vendor), [case_id])
-    if row is None:
-        return None
-    (case, buyer), _ = _CHAT_ROW.instances(row)
+    (case, buyer), _ = found
     case.buyer = buyer
     return case
